@@ -1,0 +1,1023 @@
+"""A faithful local emulator of the DeepSeek API, for tests, benchmarks and offline work.
+
+It speaks raw HTTP/1.1 on ``asyncio.start_server`` (no web framework) because the things
+worth testing live in the framing: SSE ``data:`` lines, ``: keep-alive`` comments, blank
+lines before a JSON body, abrupt cuts, and clients that hang up mid-answer. It runs in a
+daemon thread with its own event loop so sync and async tests can both drive it.
+
+Answers come, in order of precedence, from the scripted FIFO queue (:meth:`Emulator.script`),
+the first matching :class:`Rule`, the configured responder, or a deterministic default
+(FIM: ``pass``, see :func:`default_fim_text`). Token counts and the prefix cache are
+deterministic (see ``_emulator_model``), so tests can assert exact hit counts.
+
+Out-of-process clients script it through ``/_emulator/*`` control endpoints (no auth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._emulator_model import (
+    DEFAULT_REASONING,
+    ApiError,
+    Generated,
+    PrefixCache,
+    apply_limits,
+    chat_input,
+    chat_prompt,
+    count_tokens,
+    default_chat_text,
+    default_fim_text,
+    fake_logprobs,
+    fit_chunks,
+    split_chunks,
+    thinking_enabled,
+    validate_chat,
+    validate_fim,
+)
+
+__all__ = ["Emulator", "LoggedRequest", "Reply", "Rule", "count_tokens", "emulate_main"]
+
+Responder = Callable[[dict[str, Any]], str]
+
+
+@dataclass
+class Reply:
+    """One scripted answer (see the module docstring for precedence)."""
+
+    text: str | None = None
+    status: int = 200
+    error_message: str | None = None
+    plain_text_error: bool = False
+    finish_reason: str = "stop"
+    chunks: list[str] | None = None
+    first_token_ms: float | None = None
+    per_chunk_ms: float | None = None
+    keepalive: int = 0
+    keepalive_interval_ms: float = 0
+    hang: bool = False
+    cut_after_chunks: int | None = None
+    garbage_lines: list[str] = field(default_factory=list)
+    usage_placement: str = "separate"
+    reasoning: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    endpoint: str = "any"
+
+    @classmethod
+    def from_json(cls, data: Any) -> Reply:
+        """Build from the control-endpoint JSON (snake_case field names, unknown → error)."""
+        if not isinstance(data, dict):
+            raise ValueError("a reply must be a JSON object")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown reply fields: {sorted(unknown)}")
+        return cls(**data)
+
+
+@dataclass
+class Rule:
+    """A persistent scripted answer, used when the queue has nothing for the request."""
+
+    reply: Reply
+    prompt_endswith: str | None = None
+    prompt_contains: str | None = None
+    suffix_startswith: str | None = None
+    endpoint: str = "any"
+
+    @classmethod
+    def from_json(cls, data: Any) -> Rule:
+        if not isinstance(data, dict) or "reply" not in data:
+            raise ValueError("a rule must be a JSON object with a `reply`")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown rule fields: {sorted(unknown)}")
+        return cls(**{**data, "reply": Reply.from_json(data["reply"])})
+
+    def matches(self, kind: str, prompt: str, suffix: str) -> bool:
+        if self.endpoint not in ("any", kind) or self.reply.endpoint not in ("any", kind):
+            return False
+        if self.prompt_endswith is not None and not prompt.endswith(self.prompt_endswith):
+            return False
+        if self.prompt_contains is not None and self.prompt_contains not in prompt:
+            return False
+        return self.suffix_startswith is None or suffix.startswith(self.suffix_startswith)
+
+
+@dataclass
+class LoggedRequest:
+    """One API request as the emulator saw it.
+
+    ``outcome`` is ``"in_flight"`` (with ``ended=None``) while it runs, then one of
+    ``completed`` (a 200 answer fully sent), ``error`` (a 4xx/5xx answer sent, or an
+    emulator fault), ``client_disconnected`` (the client went away first), ``cut``
+    (a scripted abrupt close) or ``hung`` (a ``hang`` reply still open when the
+    emulator stopped).
+    """
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    raw_body: bytes
+    status: int = 0
+    outcome: str = "in_flight"
+    started: float = 0.0
+    ended: float | None = None
+    usage: dict[str, Any] | None = None
+    concurrent: int = 1
+
+    def __repr__(self) -> str:  # never print the key (pytest shows reprs on failures)
+        headers = {k: ("Bearer ****" if k == "authorization" else v)
+                   for k, v in self.headers.items()}
+        return (f"LoggedRequest({self.method} {self.path} status={self.status} "
+                f"outcome={self.outcome!r} concurrent={self.concurrent} headers={headers} "
+                f"body={self.body!r})")
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        del d["raw_body"]
+        return d
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 402: "Payment Required",
+            404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
+            422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
+            503: "Service Unavailable"}
+
+_DEFAULT_ERRORS = {
+    400: ("Invalid request", "invalid_request_error"),
+    401: ("Authentication Fails (no such user)", "authentication_error"),
+    402: ("Insufficient Balance", "unknown_error"),
+    404: ("Not Found", "invalid_request_error"),
+    422: ("Invalid parameter", "invalid_request_error"),
+    429: ("Rate Limit Reached", "rate_limit_error"),
+    500: ("Internal Server Error", "api_error"),
+    503: ("Server overloaded, please try again later", "api_error"),
+}
+
+
+def error_envelope(status: int, message: str | None = None, *, type_: str | None = None,
+                   param: str | None = None) -> dict[str, Any]:
+    """The §5 error body."""
+    default_msg, default_type = _DEFAULT_ERRORS.get(status, ("Error", "api_error"))
+    return {"error": {"message": message or default_msg, "type": type_ or default_type,
+                      "param": param, "code": "invalid_request_error"}}
+
+
+def mask_key(key: str) -> str:
+    """``****abcd`` — the real API shows only the last four characters."""
+    return "****" + key[-4:] if len(key) >= 4 else "****"
+
+
+# --------------------------------------------------------------------------- HTTP plumbing
+
+
+class _Disconnected(Exception):
+    """The client went away while we were answering."""
+
+
+class _Cut(Exception):
+    """A scripted abrupt close."""
+
+
+class _Conn:
+    """One client connection with a pushback buffer, so a watcher task can read ahead."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.buf = bytearray()
+        self.eof = False
+
+    async def read_more(self) -> bool:
+        if self.eof:
+            return False
+        try:
+            data = await self.reader.read(65536)
+        except (ConnectionError, OSError):
+            data = b""
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+    async def watch_eof(self) -> None:
+        """Return when the client closes (or resets) the connection."""
+        while await self.read_more():
+            pass
+
+    async def write(self, data: bytes) -> None:
+        if self.writer.is_closing():
+            raise _Disconnected
+        try:
+            self.writer.write(data)
+            await self.writer.drain()
+        except (ConnectionError, OSError) as e:
+            raise _Disconnected from e
+
+    async def send_head(self, status: int, headers: list[tuple[str, str]]) -> None:
+        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
+        lines += [f"{k}: {v}" for k, v in headers]
+        lines.append("date: " + time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()))
+        lines.append("server: deepseek-fim-lsp-emulator")
+        await self.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+
+    async def send_chunk(self, data: bytes) -> None:
+        if data:
+            await self.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+    async def end_chunks(self) -> None:
+        await self.write(b"0\r\n\r\n")
+
+
+@dataclass
+class _Request:
+    method: str
+    path: str
+    version: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def keep_alive(self) -> bool:
+        conn = self.headers.get("connection", "").lower()
+        if self.version == "HTTP/1.0":
+            return conn == "keep-alive"
+        return conn != "close"
+
+
+class _BadRequest(Exception):
+    pass
+
+
+async def _read_request(conn: _Conn) -> _Request | None:
+    """Parse one request from the connection; None on a clean EOF between requests."""
+    while b"\r\n\r\n" not in conn.buf:
+        if len(conn.buf) > 65536:
+            raise _BadRequest("header too large")
+        if not await conn.read_more():
+            if conn.buf.strip():
+                raise _BadRequest("truncated request")
+            return None
+    head, _, rest = bytes(conn.buf).partition(b"\r\n\r\n")
+    conn.buf = bytearray(rest)
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3:
+        raise _BadRequest("bad request line")
+    method, target, version = parts
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise _BadRequest("bad header")
+        headers[name.strip().lower()] = value.strip()
+    body = b""
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = await _read_chunked(conn)
+    elif "content-length" in headers:
+        try:
+            n = int(headers["content-length"])
+        except ValueError as e:
+            raise _BadRequest("bad content-length") from e
+        if n > 64 * 1024 * 1024:
+            raise _BadRequest("body too large")
+        while len(conn.buf) < n:
+            if not await conn.read_more():
+                raise _BadRequest("truncated body")
+        body, conn.buf = bytes(conn.buf[:n]), conn.buf[n:]
+    path = target.split("?", 1)[0]
+    return _Request(method, path, version, headers, body)
+
+
+async def _read_chunked(conn: _Conn) -> bytes:
+    out = bytearray()
+    while True:
+        while b"\r\n" not in conn.buf:
+            if not await conn.read_more():
+                raise _BadRequest("truncated chunk")
+        line, _, rest = bytes(conn.buf).partition(b"\r\n")
+        conn.buf = bytearray(rest)
+        size = int(line.split(b";")[0].strip() or b"0", 16)
+        while len(conn.buf) < size + 2:
+            if not await conn.read_more():
+                raise _BadRequest("truncated chunk")
+        if size == 0:  # skip trailers (assume none beyond the final CRLF)
+            conn.buf = conn.buf[2:]
+            return bytes(out)
+        out += conn.buf[:size]
+        conn.buf = conn.buf[size + 2:]
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# --------------------------------------------------------------------------- the emulator
+
+
+@dataclass
+class _Plan:
+    """Everything needed to send one completion answer."""
+
+    kind: str  # fim | chat
+    body: dict[str, Any]
+    reply: Reply
+    gen: Generated
+    reasoning: str | None
+    usage: dict[str, Any]
+    stream: bool
+    include_usage: bool
+
+
+class Emulator:
+    """The DeepSeek API on 127.0.0.1. Use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self,
+        *,
+        api_keys: Collection[str] = ("sk-test-key",),
+        models: Collection[str] = ("deepseek-v4-flash", "deepseek-flash", "deepseek-v4-pro"),
+        host: str = "127.0.0.1",
+        port: int = 0,
+        first_token_ms: float = 0,
+        per_chunk_ms: float = 0,
+        cache_unit_tokens: int = 64,
+        max_concurrency: int | None = None,
+        fim_responder: Responder | None = None,
+        chat_responder: Responder | None = None,
+        balance: tuple[str, str] = ("USD", "10.00"),
+    ) -> None:
+        self.api_keys: Collection[str] = api_keys
+        self.models: Collection[str] = models
+        self.host = host
+        self.port = port
+        self.first_token_ms = first_token_ms
+        self.per_chunk_ms = per_chunk_ms
+        self.max_concurrency = max_concurrency
+        self.fim_responder = fim_responder
+        self.chat_responder = chat_responder
+        self.balance = balance
+        self.base_url = ""
+        self._cache = PrefixCache(cache_unit_tokens)
+        self._lock = threading.Lock()
+        self._queue: list[Reply] = []
+        self._rules: list[Rule] = []
+        self._log: list[LoggedRequest] = []
+        self._in_flight = 0
+        self._in_flight_completions = 0
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._conn_tasks: set[asyncio.Task[None]] = set()
+        self._hanging: set[int] = set()
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self) -> Emulator:
+        """Start serving from a daemon thread; return once the socket is listening."""
+        if self._thread is not None:
+            raise RuntimeError("emulator already started")
+        self._thread = threading.Thread(target=self._run, name="deepseek-emulator", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        if self._start_error is not None:
+            self._thread.join(5)
+            self._thread = None
+            raise RuntimeError(f"emulator failed to start: {self._start_error}")
+        return self
+
+    def stop(self) -> None:
+        """Close the server and every open connection, then join the thread."""
+        thread, loop, ev = self._thread, self._loop, self._stop_event
+        if thread is None:
+            return
+        if loop is not None and ev is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(ev.set)
+        thread.join(10)
+        self._thread = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as e:  # reported to start() if it happens before listening
+            self._start_error = e
+        finally:
+            self._ready.set()
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _main(self) -> None:
+        self._stop_event = asyncio.Event()
+        server = await asyncio.start_server(self._on_connect, self.host, self.port)
+        self.port = server.sockets[0].getsockname()[1]
+        self.base_url = f"http://{self.host}:{self.port}"
+        self._ready.set()
+        try:
+            await self._stop_event.wait()
+        finally:
+            server.close()
+            for t in list(self._conn_tasks):
+                t.cancel()
+            if self._conn_tasks:
+                await asyncio.gather(*self._conn_tasks, return_exceptions=True)
+            await server.wait_closed()
+
+    # ----------------------------------------------------------------- scripting API
+    def script(self, *replies: Reply) -> None:
+        """Queue replies (FIFO); each is consumed by one request of a matching kind."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    def add_rule(self, rule: Rule) -> None:
+        with self._lock:
+            self._rules.append(rule)
+
+    def reset(self) -> None:
+        """Clear the queue, the rules, the request log and the prefix cache."""
+        with self._lock:
+            self._queue.clear()
+            self._rules.clear()
+            self._log.clear()
+            self._cache.clear()
+
+    def requests(self, path: str | None = None) -> list[LoggedRequest]:
+        """A thread-safe snapshot of the request log, optionally for one path."""
+        with self._lock:
+            return [dataclasses.replace(r, headers=dict(r.headers)) for r in self._log
+                    if path is None or r.path == path]
+
+    def wait_for(self, predicate: Callable[[list[LoggedRequest]], bool],
+                 timeout: float = 5.0) -> bool:
+        """Poll the log until ``predicate`` holds; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate(self.requests()):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+
+    async def wait_for_async(self, predicate: Callable[[list[LoggedRequest]], bool],
+                             timeout: float = 5.0) -> bool:
+        """:meth:`wait_for` for async tests (does not block their event loop)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate(self.requests()):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.005)
+
+    @property
+    def queued(self) -> int:
+        """Scripted replies not consumed yet."""
+        with self._lock:
+            return len(self._queue)
+
+    # ----------------------------------------------------------------- connections
+    async def _on_connect(self, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._conn_tasks.add(task)
+        conn = _Conn(reader, writer)
+        try:
+            while True:
+                try:
+                    req = await _read_request(conn)
+                except _BadRequest as e:
+                    with contextlib.suppress(_Disconnected):
+                        await self._send_json(conn, 400, error_envelope(400, str(e)), close=True)
+                    break
+                if req is None:
+                    break
+                keep = await self._dispatch(conn, req)
+                if not keep or not req.keep_alive:
+                    break
+        except asyncio.CancelledError:
+            pass
+        except (_Disconnected, ConnectionError, OSError):
+            pass
+        finally:
+            self._conn_tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    async def _send_json(self, conn: _Conn, status: int, obj: Any, *, close: bool = False,
+                         plain: str | None = None) -> None:
+        if plain is not None:
+            data, ctype = plain.encode("utf-8"), "text/plain; charset=utf-8"
+        else:
+            data, ctype = _json_bytes(obj), "application/json"
+        headers = [("content-type", ctype), ("content-length", str(len(data)))]
+        if close:
+            headers.append(("connection", "close"))
+        await conn.send_head(status, headers)
+        await conn.write(data)
+
+    async def _dispatch(self, conn: _Conn, req: _Request) -> bool:
+        """Answer one request; return whether the connection may be reused."""
+        if req.path.startswith("/_emulator/"):
+            await self._control(conn, req)
+            return True
+        try:
+            body: Any = json.loads(req.body) if req.body else None
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        is_completion = req.method == "POST" and req.path in (
+            "/beta/completions", "/chat/completions", "/beta/chat/completions")
+        with self._lock:
+            self._in_flight += 1
+            if is_completion:
+                self._in_flight_completions += 1
+            entry = LoggedRequest(req.method, req.path, dict(req.headers), body, req.body,
+                                  started=time.monotonic(), concurrent=self._in_flight)
+            over_cap = (is_completion and self.max_concurrency is not None
+                        and self._in_flight_completions > self.max_concurrency)
+            self._log.append(entry)
+        respond = asyncio.ensure_future(self._respond(conn, req, entry, over_cap))
+        watcher = asyncio.ensure_future(conn.watch_eof())
+        keep = False
+        try:
+            done, _ = await asyncio.wait({respond, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            if respond in done:
+                keep = respond.result()
+            else:  # client went away while we were still answering
+                respond.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await respond
+                self._finish(entry, "client_disconnected")
+        except _Disconnected:
+            self._finish(entry, "client_disconnected")
+        except _Cut:
+            self._finish(entry, "cut")
+        except asyncio.CancelledError:  # emulator stopping
+            respond.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await respond
+            self._finish(entry, "hung" if id(entry) in self._hanging else "error")
+            raise
+        except Exception:
+            self._finish(entry, "error")
+            with contextlib.suppress(_Disconnected):
+                if entry.status == 0:
+                    await self._send_json(conn, 500, error_envelope(500), close=True)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watcher
+            if not respond.done():
+                respond.cancel()
+            self._hanging.discard(id(entry))
+            with self._lock:
+                self._in_flight -= 1
+                if is_completion:
+                    self._in_flight_completions -= 1
+        return keep and not conn.eof and entry.outcome in ("completed", "error")
+
+    def _finish(self, entry: LoggedRequest, outcome: str) -> None:
+        with self._lock:
+            if entry.ended is None:
+                entry.outcome = outcome
+                entry.ended = time.monotonic()
+
+    async def _respond(self, conn: _Conn, req: _Request, entry: LoggedRequest,
+                       over_cap: bool) -> bool:
+        """Produce the answer; returns whether the connection can be kept."""
+        try:
+            status, obj, plain = await self._api(conn, req, entry, over_cap)
+        except ApiError as e:
+            status, obj, plain = e.status, error_envelope(e.status, e.message, param=e.param,
+                                                          type_=e.type), (
+                e.message if e.plain else None)
+        if status == 0:  # already answered (completion)
+            return True
+        entry.status = status
+        await self._send_json(conn, status, obj, plain=plain)
+        self._finish(entry, "completed" if status == 200 else "error")
+        return True
+
+    # ----------------------------------------------------------------- API routes
+    async def _api(self, conn: _Conn, req: _Request, entry: LoggedRequest,
+                   over_cap: bool) -> tuple[int, Any, str | None]:
+        routes = {
+            "/beta/completions": ("POST", "fim"),
+            "/chat/completions": ("POST", "chat"),
+            "/beta/chat/completions": ("POST", "chat"),
+            "/v1/chat/completions": ("POST", "chat"),
+            "/models": ("GET", "models"),
+            "/v1/models": ("GET", "models"),
+            "/user/balance": ("GET", "balance"),
+        }
+        route = routes.get(req.path)
+        if route is None:
+            return 404, error_envelope(404, f"Not Found: {req.method} {req.path}"), None
+        if route[0] != req.method:
+            return 405, error_envelope(405, f"Method Not Allowed: {req.method} {req.path}",
+                                       type_="invalid_request_error"), None
+        self._check_auth(req)
+        kind = route[1]
+        if kind == "models":
+            return 200, {"object": "list", "data": [
+                {"id": m, "object": "model", "owned_by": "deepseek"} for m in self.models]}, None
+        if kind == "balance":
+            cur, total = self.balance
+            return 200, {"is_available": float(total) > 0, "balance_infos": [
+                {"currency": cur, "total_balance": total, "granted_balance": "0.00",
+                 "topped_up_balance": total}]}, None
+        if over_cap:
+            raise ApiError(429, "Rate Limit Reached: too many concurrent requests",
+                           type_="rate_limit_error")
+        try:
+            body = json.loads(req.body)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ApiError(400, f"Failed to parse the request body as JSON: {e}",
+                           plain=True) from e
+        models = set(self.models)
+        if kind == "fim":
+            validate_fim(body, models)
+        else:
+            validate_chat(body, models, beta=req.path.startswith("/beta/"))
+        reply = self._reply_for(kind, body)
+        if reply.status != 200:
+            await self._delay_error(entry, reply)
+            raise ApiError(reply.status, reply.error_message or error_envelope(reply.status)[
+                "error"]["message"], plain=reply.plain_text_error,
+                type_=error_envelope(reply.status)["error"]["type"])
+        plan = self._plan(kind, body, reply)
+        await self._send_completion(conn, entry, plan)
+        return 0, None, None
+
+    async def _delay_error(self, entry: LoggedRequest, reply: Reply) -> None:
+        """Scripted errors keep their latency / hang (keep-alives do not apply)."""
+        if reply.hang:
+            self._hanging.add(id(entry))
+            await asyncio.Event().wait()
+        first_ms = reply.first_token_ms if reply.first_token_ms is not None else \
+            self.first_token_ms
+        if first_ms:
+            await asyncio.sleep(first_ms / 1000)
+
+    def _check_auth(self, req: _Request) -> None:
+        auth = req.headers.get("authorization", "")
+        scheme, _, key = auth.partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            raise ApiError(401, "Authentication Fails, no api key provided",
+                           type_="authentication_error")
+        if key not in self.api_keys:
+            raise ApiError(401, f"Authentication Fails, Your api key: {mask_key(key)} is invalid",
+                           type_="authentication_error")
+
+    def _pick_reply(self, kind: str, prompt: str, suffix: str) -> Reply | None:
+        with self._lock:
+            for i, r in enumerate(self._queue):
+                if r.endpoint in ("any", kind):
+                    return self._queue.pop(i)
+            for rule in self._rules:
+                if rule.matches(kind, prompt, suffix):
+                    return rule.reply
+        return None
+
+    def _reply_for(self, kind: str, body: dict[str, Any]) -> Reply:
+        if kind == "fim":
+            prompt, suffix = body["prompt"], body.get("suffix") or ""
+        else:
+            prompt, suffix = chat_prompt(body), ""
+        return self._pick_reply(kind, prompt, suffix) or Reply()
+
+    def _plan(self, kind: str, body: dict[str, Any], reply: Reply) -> _Plan:
+        model_input = body["prompt"] + (body.get("suffix") or "") if kind == "fim" \
+            else chat_input(body)
+        if reply.text is not None:
+            raw = reply.text
+        elif reply.chunks is not None:
+            raw = "".join(reply.chunks)
+        elif reply.tool_calls:
+            raw = ""
+        else:
+            responder = self.fim_responder if kind == "fim" else self.chat_responder
+            if responder is not None:
+                raw = responder(body)
+            else:
+                raw = default_fim_text(body) if kind == "fim" else default_chat_text(body)
+        finish = reply.finish_reason
+        if kind == "chat" and reply.tool_calls and finish == "stop":
+            finish = "tool_calls"
+        gen = apply_limits(raw, body, finish)
+        reasoning = None
+        if kind == "chat" and thinking_enabled(body):
+            reasoning = reply.reasoning if reply.reasoning is not None else DEFAULT_REASONING
+        with self._lock:
+            hit = self._cache.lookup_and_store(body["model"], model_input)
+        prompt_tokens = count_tokens(model_input)
+        reasoning_tokens = count_tokens(reasoning or "")
+        completion_tokens = gen.completion_tokens + reasoning_tokens
+        if reply.tool_calls:
+            completion_tokens += count_tokens(json.dumps(reply.tool_calls))
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_cache_hit_tokens": hit, "prompt_cache_miss_tokens": prompt_tokens - hit,
+            "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
+        }
+        if kind == "chat":
+            usage["prompt_tokens_details"] = {"cached_tokens": hit}
+        so = body.get("stream_options") or {}
+        return _Plan(kind, body, reply, gen, reasoning, usage, bool(body.get("stream")),
+                     bool(so.get("include_usage")))
+
+    # ----------------------------------------------------------------- sending answers
+    async def _send_completion(self, conn: _Conn, entry: LoggedRequest, plan: _Plan) -> None:
+        reply = plan.reply
+        first_ms = reply.first_token_ms if reply.first_token_ms is not None else \
+            self.first_token_ms
+        chunk_ms = reply.per_chunk_ms if reply.per_chunk_ms is not None else self.per_chunk_ms
+        head_sent = False
+        ctype = "text/event-stream; charset=utf-8" if plan.stream else "application/json"
+        headers = [("content-type", ctype), ("transfer-encoding", "chunked"),
+                   ("cache-control", "no-cache")]
+
+        async def head() -> None:
+            nonlocal head_sent
+            if not head_sent:
+                entry.status = 200
+                await conn.send_head(200, headers)
+                head_sent = True
+
+        if reply.keepalive:
+            await head()
+            for i in range(reply.keepalive):
+                if i and reply.keepalive_interval_ms:
+                    await asyncio.sleep(reply.keepalive_interval_ms / 1000)
+                await conn.send_chunk(b": keep-alive\n\n" if plan.stream else b"\n")
+        if reply.hang:
+            self._hanging.add(id(entry))
+            await asyncio.Event().wait()
+        if first_ms:
+            await asyncio.sleep(first_ms / 1000)
+        entry.usage = plan.usage
+        if not plan.stream and not head_sent:
+            entry.status = 200
+            await self._send_json(conn, 200, self._full_object(plan))
+            self._finish(entry, "completed")
+            return
+        if not plan.stream:
+            await conn.send_chunk(_json_bytes(self._full_object(plan)))
+            await conn.end_chunks()
+            self._finish(entry, "completed")
+            return
+        await head()
+        if reply.garbage_lines:
+            raw = "".join(line + "\n" for line in reply.garbage_lines) + "\n"
+            await conn.send_chunk(raw.encode("utf-8"))
+        sent = 0
+        for i, obj in enumerate(self._stream_objects(plan)):
+            if reply.cut_after_chunks is not None and sent >= reply.cut_after_chunks:
+                conn.writer.transport.abort()
+                conn.eof = True
+                raise _Cut
+            if i and chunk_ms:
+                await asyncio.sleep(chunk_ms / 1000)
+            await conn.send_chunk(b"data: " + _json_bytes(obj) + b"\n\n")
+            sent += 1
+        if reply.cut_after_chunks is not None and sent >= reply.cut_after_chunks:
+            conn.writer.transport.abort()
+            conn.eof = True
+            raise _Cut
+        await conn.send_chunk(b"data: [DONE]\n\n")
+        await conn.end_chunks()
+        self._finish(entry, "completed")
+
+    def _base(self, plan: _Plan, obj_type: str) -> dict[str, Any]:
+        return {"id": ("cmpl-" if plan.kind == "fim" else "chatcmpl-") + uuid.uuid4().hex,
+                "object": obj_type, "created": int(time.time()), "model": plan.body["model"],
+                "system_fingerprint": "fp_emulator"}
+
+    def _output_text(self, plan: _Plan) -> str:
+        if plan.kind == "fim" and plan.body.get("echo"):
+            return str(plan.body["prompt"]) + plan.gen.text
+        return plan.gen.text
+
+    def _tool_calls(self, plan: _Plan) -> list[dict[str, Any]]:
+        out = []
+        for i, tc in enumerate(plan.reply.tool_calls or []):
+            fn = dict(tc.get("function") or {})
+            args = fn.get("arguments", tc.get("arguments", "{}"))
+            out.append({"id": tc.get("id") or f"call_{i}_{uuid.uuid4().hex[:8]}",
+                        "type": "function",
+                        "function": {"name": fn.get("name", tc.get("name", "")),
+                                     "arguments": args if isinstance(args, str)
+                                     else json.dumps(args)}})
+        return out
+
+    def _full_object(self, plan: _Plan) -> dict[str, Any]:
+        text = self._output_text(plan)
+        if plan.kind == "fim":
+            lp = plan.body.get("logprobs")
+            choice: dict[str, Any] = {
+                "index": 0, "text": text, "finish_reason": plan.gen.finish_reason,
+                "logprobs": fake_logprobs(split_chunks(text), lp, 0) if lp is not None else None}
+            return {**self._base(plan, "text_completion"), "choices": [choice],
+                    "usage": plan.usage}
+        msg: dict[str, Any] = {"role": "assistant", "content": text}
+        if plan.reasoning is not None:
+            msg["reasoning_content"] = plan.reasoning
+        if plan.reply.tool_calls:
+            msg["tool_calls"] = self._tool_calls(plan)
+        choice = {"index": 0, "message": msg, "finish_reason": plan.gen.finish_reason,
+                  "logprobs": self._chat_logprobs(plan, text)}
+        return {**self._base(plan, "chat.completion"), "choices": [choice], "usage": plan.usage}
+
+    def _chat_logprobs(self, plan: _Plan, text: str) -> dict[str, Any] | None:
+        if not plan.body.get("logprobs"):
+            return None
+        return {"content": [{"token": t, "logprob": -0.01, "bytes": list(t.encode()),
+                             "top_logprobs": []} for t in split_chunks(text)]}
+
+    def _pieces(self, plan: _Plan) -> list[str]:
+        text = self._output_text(plan)
+        if plan.reply.chunks is not None:
+            return fit_chunks(plan.reply.chunks, text)
+        return split_chunks(text)
+
+    def _stream_objects(self, plan: _Plan) -> list[dict[str, Any]]:
+        """All SSE data objects of a streamed answer, in order (without ``[DONE]``)."""
+        base = self._base(plan, "text_completion" if plan.kind == "fim" else
+                          "chat.completion.chunk")
+        finish = plan.gen.finish_reason
+        objs: list[dict[str, Any]] = []
+        if plan.kind == "fim":
+            for piece in ["", *self._pieces(plan)]:
+                objs.append({**base, "choices": [{"index": 0, "text": piece,
+                                                  "finish_reason": None, "logprobs": None}]})
+        else:
+            deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+            if plan.reasoning is not None:
+                deltas[0]["reasoning_content"] = ""
+                deltas += [{"content": None, "reasoning_content": p}
+                           for p in split_chunks(plan.reasoning)]
+            deltas += [{"content": p} for p in self._pieces(plan)]
+            if plan.reply.tool_calls:
+                deltas += [{"tool_calls": [{"index": i, **tc}]}
+                           for i, tc in enumerate(self._tool_calls(plan))]
+            for d in deltas:
+                objs.append({**base, "choices": [{"index": 0, "delta": d,
+                                                  "finish_reason": None, "logprobs": None}]})
+        objs[-1]["choices"][0]["finish_reason"] = finish
+        for o in objs:
+            o["usage"] = None
+        if plan.include_usage:
+            if plan.reply.usage_placement == "last_chunk":
+                objs[-1]["usage"] = plan.usage
+            else:
+                objs.append({**base, "choices": [], "usage": plan.usage})
+        return objs
+
+    # ----------------------------------------------------------------- control endpoints
+    async def _control(self, conn: _Conn, req: _Request) -> None:
+        try:
+            status, obj = self._control_answer(req)
+        except (ValueError, TypeError) as e:
+            status, obj = 400, error_envelope(400, f"emulator control: {e}")
+        await self._send_json(conn, status, obj)
+
+    def _control_answer(self, req: _Request) -> tuple[int, Any]:
+        name = req.path[len("/_emulator/"):]
+        if req.method == "GET" and name == "log":
+            return 200, [r.to_json() for r in self.requests()]
+        if req.method == "GET" and name == "health":
+            return 200, {"ok": True, "queued": self.queued}
+        if req.method != "POST":
+            return 404, error_envelope(404)
+        data: Any = json.loads(req.body) if req.body.strip() else {}
+        if not isinstance(data, dict):
+            raise ValueError("body must be a JSON object")
+        if name == "script":
+            self.script(*[Reply.from_json(r) for r in data.get("replies", [])])
+        elif name == "rules":
+            for r in [Rule.from_json(r) for r in data.get("rules", [])]:
+                self.add_rule(r)
+        elif name == "reset":
+            self.reset()
+        elif name == "config":
+            self.configure(data)
+        else:
+            return 404, error_envelope(404)
+        return 200, {"ok": True}
+
+    def configure(self, data: dict[str, Any]) -> None:
+        """Apply the ``/_emulator/config`` settings (same names as the attributes)."""
+        allowed = {"first_token_ms", "per_chunk_ms", "api_keys", "models", "max_concurrency"}
+        unknown = set(data) - allowed
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        for k, v in data.items():
+            if k in ("api_keys", "models"):
+                if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                    raise ValueError(f"{k} must be a list of strings")
+                v = tuple(v)
+            elif k == "max_concurrency":
+                if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+                    raise ValueError("max_concurrency must be an integer or null")
+            elif not isinstance(v, int | float) or isinstance(v, bool):
+                raise ValueError(f"{k} must be a number")
+            setattr(self, k, v)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def load_script(emu: Emulator, data: Any) -> None:
+    """Apply a script file / control JSON: ``{"replies": [...], "rules": [...], "config": {}}``."""
+    if not isinstance(data, dict):
+        raise ValueError("script must be a JSON object")
+    emu.script(*[Reply.from_json(r) for r in data.get("replies", [])])
+    for r in data.get("rules", []):
+        emu.add_rule(Rule.from_json(r))
+    if data.get("config"):
+        emu.configure(data["config"])
+
+
+def emulate_main(argv: Sequence[str] | None = None) -> int:
+    """``deepseek-fim-lsp emulate``: serve the emulator until SIGINT/SIGTERM."""
+    p = argparse.ArgumentParser(prog="deepseek-fim-lsp emulate",
+                                description="Run a local DeepSeek API emulator.")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="port (0 = pick a free one)")
+    p.add_argument("--key", action="append", dest="keys", metavar="K",
+                   help="accepted API key (repeatable; default sk-test-key)")
+    p.add_argument("--model", action="append", dest="models", metavar="M",
+                   help="accepted model id (repeatable)")
+    p.add_argument("--first-token-ms", type=float, default=0, help="latency before the answer")
+    p.add_argument("--chunk-ms", type=float, default=0, help="delay between stream chunks")
+    p.add_argument("--cache-unit-tokens", type=int, default=64, help="prefix cache unit")
+    p.add_argument("--max-concurrency", type=int, default=None, help="429 above this")
+    p.add_argument("--script", metavar="FILE.json", help="replies/rules to load at start")
+    p.add_argument("--port-file", metavar="PATH", help="write the port here once listening")
+    args = p.parse_args(argv)
+    kwargs: dict[str, Any] = {}
+    if args.models:
+        kwargs["models"] = tuple(args.models)
+    emu = Emulator(api_keys=tuple(args.keys or ["sk-test-key"]), host=args.host, port=args.port,
+                   first_token_ms=args.first_token_ms, per_chunk_ms=args.chunk_ms,
+                   cache_unit_tokens=args.cache_unit_tokens,
+                   max_concurrency=args.max_concurrency, **kwargs)
+    if args.script:
+        try:
+            with open(args.script, encoding="utf-8") as f:
+                load_script(emu, json.load(f))
+        except (OSError, ValueError, TypeError) as e:
+            print(f"deepseek-fim-lsp emulate: bad --script: {e}", file=sys.stderr)
+            return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        emu.start()
+        if args.port_file:
+            with open(args.port_file, "w", encoding="utf-8") as f:
+                f.write(str(emu.port))
+        print(f"deepseek-fim-lsp emulator listening on {emu.base_url}", flush=True)
+        while not stop.wait(0.2):
+            pass
+    finally:
+        emu.stop()
+        for s, h in old.items():
+            signal.signal(s, h)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(emulate_main())
