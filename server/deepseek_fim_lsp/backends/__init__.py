@@ -1,0 +1,1 @@
+"""HTTP backends: the only code that talks to the network."""

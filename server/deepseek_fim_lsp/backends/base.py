@@ -1,0 +1,105 @@
+"""Request/response types shared by backends, and the protocol the engine codes against."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts of one response. ``estimated`` when the stream was closed before its usage."""
+
+    cache_hit_tokens: int = 0
+    cache_miss_tokens: int = 0
+    completion_tokens: int = 0
+    estimated: bool = False
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.cache_hit_tokens + self.cache_miss_tokens
+
+    @classmethod
+    def from_api(cls, data: Any) -> Usage | None:
+        if not isinstance(data, dict):
+            return None
+        prompt = _int(data.get("prompt_tokens"))
+        hit = _int(data.get("prompt_cache_hit_tokens"))
+        if hit == 0 and isinstance(data.get("prompt_tokens_details"), dict):
+            hit = _int(data["prompt_tokens_details"].get("cached_tokens"))
+        miss = _int(data.get("prompt_cache_miss_tokens", max(prompt - hit, 0)))
+        return cls(hit, miss, _int(data.get("completion_tokens")))
+
+
+def _int(v: Any) -> int:
+    return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else 0
+
+
+@dataclass(frozen=True)
+class FimRequest:
+    model: str
+    prompt: str
+    suffix: str
+    max_tokens: int
+    temperature: float
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FimResult:
+    text: str
+    finish_reason: str | None
+    usage: Usage | None
+    #: True when we closed the stream ourselves because the suggestion was complete.
+    stopped_early: bool = False
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str
+    content: str
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: str
+    messages: Sequence[ChatMessage]
+    max_tokens: int
+    temperature: float = 0.0
+    thinking: bool = False
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    text: str
+    finish_reason: str | None
+    usage: Usage | None
+    reasoning: str = ""
+
+
+@dataclass(frozen=True)
+class Balance:
+    available: bool
+    infos: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (currency, total)
+
+
+#: Called with the text accumulated so far; returns an index to stop at, or None to keep reading.
+StopCheck = Callable[[str], int | None]
+
+
+class Backend(Protocol):
+    async def fim(self, request: FimRequest, *, stop_check: StopCheck | None = None,
+                  partial: list[str] | None = None) -> FimResult:
+        """Stream one FIM completion. ``partial`` receives the text so far (for timeouts)."""
+        ...
+
+    async def chat(self, request: ChatRequest) -> ChatResult: ...
+
+    async def models(self) -> list[str]: ...
+
+    async def balance(self) -> Balance: ...
+
+    async def aclose(self) -> None: ...

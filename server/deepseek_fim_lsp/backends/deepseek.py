@@ -1,0 +1,296 @@
+"""DeepSeek over HTTP: FIM (streamed SSE), chat, models and balance, with typed errors.
+
+Requests go only to the configured base URL (redirects are not followed, so a response can never
+send us, or the key, to another host).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, NoReturn
+
+import httpx
+
+from ..errors import (
+    AuthError,
+    BalanceError,
+    BusyError,
+    DeepSeekError,
+    MissingKeyError,
+    RequestRejected,
+    StreamError,
+    UnknownModelError,
+    UnreachableError,
+)
+from ..log import register_secret
+from .base import Balance, ChatRequest, ChatResult, FimRequest, FimResult, StopCheck, Usage
+
+log = logging.getLogger(__name__)
+USER_AGENT = "deepseek-fim-lsp"
+
+
+class DeepSeekBackend:
+    """One shared ``httpx.AsyncClient`` per (base URL, key); cheap to keep, closed on shutdown."""
+
+    def __init__(self, base_url: str, api_key: str | None, *, timeout_s: float = 8.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._key = api_key
+        register_secret(api_key)
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+            follow_redirects=False,
+            transport=transport,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # --- public calls -------------------------------------------------------------------------
+
+    async def fim(self, request: FimRequest, *, stop_check: StopCheck | None = None,
+                  partial: list[str] | None = None) -> FimResult:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "prompt": request.prompt,
+            "suffix": request.suffix,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.stop:
+            body["stop"] = list(request.stop)
+        text = ""
+        finish: str | None = None
+        usage: Usage | None = None
+        async with self._stream("POST", "/beta/completions", body, model=request.model) as events:
+            async for event in events:
+                usage = Usage.from_api(event.get("usage")) or usage
+                for choice in event.get("choices") or []:
+                    if not isinstance(choice, dict):
+                        continue
+                    delta = choice.get("text")
+                    if isinstance(delta, str) and delta:
+                        text += delta
+                        if partial is not None:
+                            partial.append(delta)
+                    finish = choice.get("finish_reason") or finish
+                if finish == "insufficient_system_resource":
+                    raise BusyError(None, "insufficient_system_resource")
+                if stop_check is not None and text:
+                    cut = stop_check(text)
+                    if cut is not None:
+                        return FimResult(text[:cut], "early_stop", usage, stopped_early=True)
+        return FimResult(text, finish, usage)
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        messages: list[dict[str, Any]] = []
+        for m in request.messages:
+            msg: dict[str, Any] = {"role": m.role, "content": m.content}
+            if m.prefix:
+                msg["prefix"] = True
+            messages.append(msg)
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": messages,
+            "max_tokens": request.max_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "thinking": {"type": "enabled" if request.thinking else "disabled"},
+        }
+        if not request.thinking:
+            body["temperature"] = request.temperature
+        if request.stop:
+            body["stop"] = list(request.stop)
+        path = "/beta/chat/completions" if any(m.prefix for m in request.messages) \
+            else "/chat/completions"
+        text, reasoning, finish, usage = "", "", None, None
+        async with self._stream("POST", path, body, model=request.model) as events:
+            async for event in events:
+                usage = Usage.from_api(event.get("usage")) or usage
+                for choice in event.get("choices") or []:
+                    if not isinstance(choice, dict):
+                        continue
+                    delta = choice.get("delta") or {}
+                    if isinstance(delta.get("content"), str):
+                        text += delta["content"]
+                    if isinstance(delta.get("reasoning_content"), str):
+                        reasoning += delta["reasoning_content"]
+                    finish = choice.get("finish_reason") or finish
+        if finish == "insufficient_system_resource":
+            raise BusyError(None, "insufficient_system_resource")
+        return ChatResult(text, finish, usage, reasoning)
+
+    async def models(self) -> list[str]:
+        data = await self._get_json("/models")
+        items = data.get("data") if isinstance(data, dict) else None
+        return [str(m["id"]) for m in items or [] if isinstance(m, dict) and "id" in m]
+
+    async def balance(self) -> Balance:
+        data = await self._get_json("/user/balance")
+        if not isinstance(data, dict):
+            raise StreamError("balance answer was not a JSON object")
+        infos = tuple(
+            (str(i.get("currency", "?")), str(i.get("total_balance", "?")))
+            for i in data.get("balance_infos") or [] if isinstance(i, dict)
+        )
+        return Balance(bool(data.get("is_available")), infos)
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _require_key(self) -> None:
+        if not self._key:
+            raise MissingKeyError()
+
+    async def _get_json(self, path: str) -> Any:
+        self._require_key()
+        try:
+            response = await self._client.get(path)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+        if response.status_code != 200:
+            await self._raise_status(response, model=None)
+        try:
+            return json.loads(response.text.strip() or "null")
+        except ValueError:
+            raise StreamError(f"{path} answered with something that is not JSON") from None
+
+    def _stream(self, method: str, path: str, body: dict[str, Any], *,
+                model: str | None) -> _EventStream:
+        self._require_key()
+        return _EventStream(self, method, path, body, model)
+
+    def _transport_error(self, exc: httpx.HTTPError) -> DeepSeekError:
+        if isinstance(exc, httpx.TimeoutException):
+            reason = "timed out"
+        elif isinstance(exc, httpx.ConnectError):
+            reason = "connection refused or host unknown"
+        elif isinstance(exc, httpx.RemoteProtocolError):
+            return StreamError("the server closed the connection")
+        else:
+            reason = type(exc).__name__
+        return UnreachableError(self.base_url, reason)
+
+    async def _raise_status(self, response: httpx.Response, *, model: str | None) -> NoReturn:
+        status = response.status_code
+        try:
+            await response.aread()
+            detail = _error_message(response.text)
+        except httpx.HTTPError:
+            detail = ""
+        if status == 401:
+            raise AuthError(detail)
+        if status == 402:
+            raise BalanceError(detail)
+        if status in (400, 404, 422) and model and "model" in detail.lower() and (
+            "not exist" in detail.lower() or "not found" in detail.lower()
+        ):
+            offered: list[str] = []
+            try:
+                offered = await self.models()
+            except DeepSeekError:
+                pass
+            raise UnknownModelError(model, offered, status)
+        if status in (429, 500, 502, 503, 504):
+            raise BusyError(status, detail)
+        if status in (400, 404, 413, 422):
+            raise RequestRejected(status, detail)
+        raise BusyError(status, detail)
+
+
+class _EventStream:
+    """``async with`` → an async iterator of SSE JSON events; closing it closes the connection."""
+
+    def __init__(self, backend: DeepSeekBackend, method: str, path: str, body: dict[str, Any],
+                 model: str | None) -> None:
+        self._backend = backend
+        self._method, self._path, self._body, self._model = method, path, body, model
+        self._cm: Any = None
+        self._gen: Any = None
+
+    async def __aenter__(self) -> AsyncIterator[dict[str, Any]]:
+        client = self._backend._client
+        try:
+            self._cm = client.stream(self._method, self._path, json=self._body)
+            response: httpx.Response = await self._cm.__aenter__()
+        except httpx.HTTPError as exc:
+            raise self._backend._transport_error(exc) from None
+        if response.status_code != 200:
+            try:
+                await self._backend._raise_status(response, model=self._model)
+            finally:
+                await self._cm.__aexit__(None, None, None)
+        self._gen = self._events(response)
+        return self._gen  # type: ignore[no-any-return]
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._gen is not None:
+            await self._gen.aclose()
+        if self._cm is not None:
+            await self._cm.__aexit__(None, None, None)
+
+    async def _events(self, response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+        done = False
+        garbage = 0
+        try:
+            async for line in response.aiter_lines():
+                line = line.strip()
+                if not line or line.startswith(":"):
+                    continue  # blank separators and ': keep-alive' comments
+                if not line.startswith("data:"):
+                    if line.startswith("{"):  # a non-streamed JSON body
+                        try:
+                            event = json.loads(line)
+                        except ValueError:
+                            garbage += 1
+                            continue
+                        if isinstance(event, dict):
+                            yield event
+                            done = True
+                        continue
+                    garbage += 1
+                    continue
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    done = True
+                    break
+                try:
+                    event = json.loads(payload)
+                except ValueError:
+                    garbage += 1
+                    continue
+                if isinstance(event, dict):
+                    if isinstance(event.get("error"), dict):
+                        raise StreamError(_error_message(json.dumps(event)))
+                    yield event
+        except httpx.HTTPError as exc:
+            raise self._backend._transport_error(exc) from None
+        if garbage:
+            log.warning("ignored %d malformed line(s) in the response stream", garbage)
+        if not done:
+            raise StreamError("the stream ended without [DONE]")
+
+
+def _error_message(body: str) -> str:
+    """The human part of an error body: the envelope's message, else the plain text."""
+    body = body.strip()
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body[:300]
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return str(err["message"])
+        if isinstance(data.get("message"), str):
+            return str(data["message"])
+    return body[:300]

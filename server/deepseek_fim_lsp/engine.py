@@ -1,0 +1,436 @@
+"""The completion pipeline, free of LSP: request in, suggestions out.
+
+One :class:`Engine` serves the language server, the ``complete`` CLI and the benchmarks. For each
+request it checks, in order: switches and exclusions, type-through, the debounce (automatic
+triggers only; a newer request for the same document supersedes this one), the exact cache, and
+only then the backend — streaming, stopping as soon as the suggestion is complete — and cleans the
+answer up. Problems become one plain-words message per kind (via the listener), never an exception
+to the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cachetools import LRUCache
+
+from .backends.base import Backend, FimRequest, Usage
+from .backends.deepseek import DeepSeekBackend
+from .cache import CompletionCache, TypeThrough
+from .config import Settings
+from .context import FimWindow, OpenDocument, build_window, estimate_tokens
+from .errors import (
+    AuthError,
+    BalanceError,
+    DeepSeekError,
+    MissingKeyError,
+    UnknownModelError,
+)
+from .postprocess import Mode, Suggestion, choose_mode, clean, early_stop
+from .privacy import effective_patterns, is_excluded
+from .scheduler import Scheduler, SharedFetch, Superseded
+from .usage import UsageLedger
+
+log = logging.getLogger(__name__)
+
+BackendFactory = Callable[[Settings], Backend]
+#: What one fetch yields: the cleaned suggestions, the usage and its cost.
+Fetched = tuple[tuple[Suggestion, ...], Usage | None, float]
+
+
+def default_backend(settings: Settings) -> Backend:
+    return DeepSeekBackend(settings.base_url, settings.api_key,
+                           timeout_s=settings.request_timeout_ms / 1000)
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    uri: str
+    text: str
+    offset: int
+    language_id: str = "plaintext"
+    #: True for an explicit request (a keypress); False while typing (debounced).
+    invoked: bool = False
+    others: Sequence[OpenDocument] = ()
+
+
+@dataclass(frozen=True)
+class CompletionItem:
+    id: str
+    text: str
+    #: Characters after the cursor (same line) that the item replaces.
+    replace: int = 0
+
+
+@dataclass(frozen=True)
+class CompletionResult:
+    items: tuple[CompletionItem, ...]
+    #: backend | cache | type_through | empty | superseded | excluded | disabled | paused |
+    #: backoff | binary | error
+    source: str
+    usage: Usage | None = None
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    error: DeepSeekError | None = None
+    model: str = ""
+
+
+class EngineListener(Protocol):
+    def status(self, state: str, message: str, uri: str | None) -> None: ...
+
+    def problem(self, error: DeepSeekError) -> None:
+        """A new kind of problem (called once per kind until it clears)."""
+        ...
+
+    def info(self, message: str) -> None:
+        """A one-off notice for the user (budget paused, model check result)."""
+        ...
+
+
+class NullListener:
+    def status(self, state: str, message: str, uri: str | None) -> None:
+        pass
+
+    def problem(self, error: DeepSeekError) -> None:
+        log.warning("%s", error.user_message)
+
+    def info(self, message: str) -> None:
+        log.info("%s", message)
+
+
+@dataclass
+class _Backoff:
+    delay_s: float = 0.0
+    until: float = 0.0
+
+    def hit(self) -> None:
+        self.delay_s = min(30.0, max(1.0, self.delay_s * 2))
+        self.until = time.monotonic() + self.delay_s * random.uniform(0.8, 1.2)
+
+    def clear(self) -> None:
+        self.delay_s, self.until = 0.0, 0.0
+
+    @property
+    def active(self) -> bool:
+        return time.monotonic() < self.until
+
+
+@dataclass
+class _Problems:
+    """Which problem kinds the user has been told about, so each is told once until it clears."""
+
+    shown: set[str] = field(default_factory=set)
+    last: DeepSeekError | None = None
+
+    def report(self, err: DeepSeekError, listener: EngineListener) -> None:
+        self.last = err
+        if err.kind not in self.shown:
+            self.shown.add(err.kind)
+            listener.problem(err)
+
+    def clear(self) -> None:
+        self.shown.clear()
+
+
+class Engine:
+    def __init__(self, settings: Settings, *, listener: EngineListener | None = None,
+                 backend_factory: BackendFactory = default_backend,
+                 ledger: UsageLedger | None = None) -> None:
+        self.listener: EngineListener = listener or NullListener()
+        self._factory = backend_factory
+        self._settings = settings
+        self._backend: Backend = backend_factory(settings)
+        self._patterns = effective_patterns(settings.exclude)
+        self.cache = CompletionCache(settings.cache_size)
+        self.type_through = TypeThrough()
+        self.scheduler = Scheduler()
+        self.ledger = ledger or UsageLedger()
+        self._inflight: dict[tuple[object, ...], SharedFetch[Fetched]] = {}
+        self._ids = itertools.count(1)
+        self._shown_ids: LRUCache[str, bool] = LRUCache(maxsize=1024)
+        self._backoff = _Backoff()
+        self._problems = _Problems()
+        self._blocked: DeepSeekError | None = None  # auth/balance: no automatic requests
+        self._budget_told = False
+        self._tasks: set[asyncio.Task[object]] = set()
+        self.model_available: bool | None = None
+        self.backend_requests = 0
+
+    # --- settings and lifecycle ---------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def last_error(self) -> DeepSeekError | None:
+        return self._problems.last
+
+    def update_settings(self, settings: Settings) -> None:
+        old = self._settings
+        self._settings = settings
+        self._patterns = effective_patterns(settings.exclude)
+        self.cache.resize(settings.cache_size)
+        if (old.base_url, old.api_key, old.request_timeout_ms) != (
+            settings.base_url, settings.api_key, settings.request_timeout_ms
+        ):
+            stale = self._backend
+            self._backend = self._factory(settings)
+            self._spawn(stale.aclose())
+            self._blocked = None
+            self._backoff.clear()
+            self._problems.clear()
+        if (old.model, old.base_url, old.api_key) != (
+            settings.model, settings.base_url, settings.api_key
+        ):
+            self.model_available = None
+            self._blocked = None
+
+    def start(self) -> None:
+        """Say what is wrong right away (missing key) and check the model in the background."""
+        if not self._settings.api_key:
+            self._problems.report(MissingKeyError(), self.listener)
+            self.listener.status("error", "no API key", None)
+            return
+        self._spawn(self.check_model())
+
+    async def check_model(self) -> bool | None:
+        """``GET /models`` once; tell the user if the configured model is not offered."""
+        settings = self._settings
+        try:
+            offered = await self._backend.models()
+        except DeepSeekError as err:
+            log.info("model check failed: %s", err.user_message)
+            if isinstance(err, AuthError | BalanceError):
+                self._problems.report(err, self.listener)
+            return None
+        if settings is not self._settings:
+            return None
+        self.model_available = settings.model in offered
+        if not self.model_available:
+            self._problems.report(UnknownModelError(settings.model, offered), self.listener)
+        else:
+            log.info("model %s is offered by %s", settings.model, settings.base_url)
+        return self.model_available
+
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task: asyncio.Task[object] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[object]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed: %r", task.exception())
+
+    async def aclose(self) -> None:
+        self.scheduler.cancel_all()
+        for task in list(self._tasks):
+            task.cancel()
+        for fetch in list(self._inflight.values()):
+            fetch.task.cancel()
+        await self._backend.aclose()
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    def accepted(self, item_id: str) -> bool:
+        """The client reports that an item was accepted; counted once per item."""
+        if self._shown_ids.pop(item_id, None):
+            self.ledger.count("accepted")
+            return True
+        return False
+
+    # --- the pipeline -------------------------------------------------------------------------
+
+    async def complete(self, req: CompletionRequest) -> CompletionResult:
+        started = time.perf_counter()
+        settings = self._settings
+
+        def done(source: str, items: Sequence[Suggestion] = (), **kw: object) -> CompletionResult:
+            out = tuple(CompletionItem(str(next(self._ids)), s.text, s.replace) for s in items)
+            if out:
+                self.ledger.count("suggestionsShown")
+                for item in out:
+                    self._shown_ids[item.id] = True
+            return CompletionResult(out, source, latency_ms=(time.perf_counter() - started) * 1e3,
+                                    model=settings.model, **kw)  # type: ignore[arg-type]
+
+        if not (0 <= req.offset <= len(req.text)):
+            return done("empty")
+        if not settings.enabled and not req.invoked:
+            return done("disabled")
+        if settings.manual_only and not req.invoked:
+            return done("disabled")
+        if is_excluded(req.uri, self._patterns):
+            self.listener.status("inactive", "this file is excluded from completion", req.uri)
+            return done("excluded")
+        if "\x00" in req.text:
+            self.listener.status("inactive", "binary document: not sent", req.uri)
+            return done("binary")
+        if not settings.api_key:
+            self._problems.report(MissingKeyError(), self.listener)
+            return done("error", error=MissingKeyError())
+
+        # Type-through: the user is typing what we suggested. No wait, no request.
+        through = self.type_through.lookup(req.uri, req.text, req.offset)
+        if through is not None:
+            self.ledger.count("typeThroughHits")
+            self.type_through.remember(req.uri, req.text, req.offset, through)
+            return done("type_through", through)
+
+        ticket = self.scheduler.take(req.uri)
+        try:
+            window, mode, key = self._prepare(req)
+            cached = self.cache.get(key)
+            if cached is not None:
+                self.ledger.count("cacheHits")
+                self.type_through.remember(req.uri, req.text, req.offset, cached)
+                return done("cache", cached)
+            if not req.invoked:
+                reason = self._automatic_blocked()
+                if reason:
+                    return done(reason)
+                await ticket.debounce(settings.debounce_ms / 1000)
+            fetch = self._inflight.get(key)
+            if fetch is None or fetch.task.done():
+                fetch = self._start_fetch(window, mode, key, req.invoked)
+            self.listener.status("busy", "requesting a completion", req.uri)
+            try:
+                result = await ticket.wait(fetch)
+            except DeepSeekError as err:
+                self._on_error(err)
+                return done("error", error=err)
+            items, usage, cost = result
+            self.type_through.remember(req.uri, req.text, req.offset, items)
+            self.listener.status("ready", "ready", req.uri)
+            return done("backend" if items else "empty", items, usage=usage, cost_usd=cost)
+        except Superseded:
+            return done("superseded")
+        finally:
+            ticket.close()
+
+    def _start_fetch(self, window: FimWindow, mode: Mode, key: tuple[object, ...],
+                     invoked: bool) -> SharedFetch[Fetched]:
+        fetch: SharedFetch[Fetched] = SharedFetch(
+            lambda: self._fetch(window, mode, key, invoked))
+        self._inflight[key] = fetch
+        fetch.task.add_done_callback(lambda _t: self._forget(key, fetch))
+        return fetch
+
+    def _forget(self, key: tuple[object, ...], fetch: SharedFetch[Fetched]) -> None:
+        if self._inflight.get(key) is fetch:
+            del self._inflight[key]
+
+    def _prepare(self, req: CompletionRequest) -> tuple[FimWindow, Mode, tuple[object, ...]]:
+        s = self._settings
+        others = [d for d in req.others
+                  if d.uri != req.uri and not is_excluded(d.uri, self._patterns)
+                  and "\x00" not in d.text]
+        window = build_window(
+            req.text, req.offset, uri=req.uri, language_id=req.language_id,
+            prefix_tokens=s.prefix_tokens, suffix_tokens=s.suffix_tokens,
+            others=others, cross_file_tokens=s.cross_file_tokens if s.cross_file else 0,
+        )
+        mode = choose_mode(window.prefix, window.suffix, s.multiline)  # type: ignore[arg-type]
+        n = s.invoked_suggestions if req.invoked else 1
+        key = (s.model, window.prompt, window.suffix, s.max_tokens, s.temperature, mode, n)
+        return window, mode, key
+
+    def _automatic_blocked(self) -> str | None:
+        """Why an automatic request must not be sent now (None when it may)."""
+        if self._blocked is not None:
+            return "error"
+        if self._backoff.active:
+            return "backoff"
+        reason = self.ledger.over_budget(self._settings)
+        if reason:
+            if not self._budget_told:
+                self._budget_told = True
+                self.listener.info("DeepSeek FIM: " + reason)
+            self.listener.status("inactive", "daily budget used up", None)
+            return "paused"
+        self._budget_told = False
+        return None
+
+    def _on_error(self, err: DeepSeekError) -> None:
+        log.info("completion failed: %s", err.user_message)
+        self._problems.report(err, self.listener)
+        if err.retryable:
+            self._backoff.hit()
+        elif err.needs_user:
+            self._blocked = err
+        self.listener.status("error", err.user_message, None)
+
+    async def _fetch(self, window: FimWindow, mode: Mode, key: tuple[object, ...],
+                     invoked: bool) -> Fetched:
+        s = self._settings
+        n = s.invoked_suggestions if invoked else 1
+        temps = [s.temperature] + [max(s.temperature, 0.4 + 0.4 * i) for i in range(1, n)]
+        results = await asyncio.gather(*(self._one(window, mode, t) for t in temps),
+                                       return_exceptions=True)
+        items: list[Suggestion] = []
+        usage = Usage()
+        cost = 0.0
+        first_error: DeepSeekError | None = None
+        for r in results:
+            if isinstance(r, DeepSeekError):
+                first_error = first_error or r
+                continue
+            if isinstance(r, BaseException):
+                raise r
+            suggestion, u, c = r
+            if u:
+                usage = Usage(usage.cache_hit_tokens + u.cache_hit_tokens,
+                              usage.cache_miss_tokens + u.cache_miss_tokens,
+                              usage.completion_tokens + u.completion_tokens,
+                              usage.estimated or u.estimated)
+            cost += c
+            if suggestion and all(x.text != suggestion.text for x in items):
+                items.append(suggestion)
+        if first_error is not None and len(items) == 0 and all(
+            isinstance(r, DeepSeekError) for r in results
+        ):
+            raise first_error
+        # A success clears earlier problems: the user will hear again if they come back.
+        self._problems.clear()
+        self._blocked = None
+        self._backoff.clear()
+        out = tuple(items)
+        self.cache.put(key, out)
+        return out, usage, cost
+
+    async def _one(self, window: FimWindow, mode: Mode,
+                   temperature: float) -> tuple[Suggestion | None, Usage | None, float]:
+        s = self._settings
+        request = FimRequest(s.model, window.prompt, window.suffix, s.max_tokens, temperature)
+        partial: list[str] = []
+        self.backend_requests += 1
+
+        def stop_check(text: str) -> int | None:
+            return early_stop(text, mode=mode, prefix=window.prefix, suffix=window.suffix)
+
+        try:
+            async with asyncio.timeout(s.request_timeout_ms / 1000):
+                result = await self._backend.fim(request, stop_check=stop_check, partial=partial)
+            raw, usage = result.text, result.usage
+        except TimeoutError:
+            raw = "".join(partial)
+            if mode == "multi" and "\n" in raw:
+                raw = raw[: raw.rindex("\n")]
+            log.info("completion timed out after %d ms; using %d characters that arrived",
+                     s.request_timeout_ms, len(raw))
+            usage = None
+        if usage is None:
+            usage = Usage(0, estimate_tokens(window.prompt) + estimate_tokens(window.suffix),
+                          estimate_tokens(raw), estimated=True)
+        cost = self.ledger.record(usage, s.prices)
+        return clean(raw, prefix=window.prefix, suffix=window.suffix, mode=mode), usage, cost
