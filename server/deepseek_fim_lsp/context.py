@@ -234,7 +234,8 @@ def _prefix_start(
         prev = text.rfind("\n", 0, line_start - 1) + 1
         cost = _fits(text, prev, line_start, limit - used)
         if cost is None:
-            if len(starts) == 1:  # not one whole line above fits: take the tail of it
+            if len(starts) == 1 and _fits(text, prev, line_start, limit) is None:
+                # the line above alone exceeds the budget (minified code): take its tail
                 return _cut_tail(text, prev, line_start, limit - used, not sliding)
             break
         used += cost
@@ -272,7 +273,8 @@ def _suffix_end(text: str, offset: int, budget_tokens: int) -> int:
         nxt = n if nl < 0 else nl + 1
         cost = _fits(text, end, nxt, limit - used)
         if cost is None:
-            if whole_lines == 0:  # not one whole line below fits: take the head of it
+            if whole_lines == 0 and _fits(text, end, nxt, limit) is None:
+                # the line below alone exceeds the budget (minified code): take its head
                 return _cut_head(text, end, nxt, limit - used)
             break
         used += cost
