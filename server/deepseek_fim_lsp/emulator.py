@@ -29,6 +29,18 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._emulator_http import (
+    END_CHUNKS,
+    BadRequest,
+    Conn,
+    Cut,
+    Disconnected,
+    HttpRequest,
+    chunk_bytes,
+    head_bytes,
+    json_bytes,
+    read_request,
+)
 from ._emulator_model import (
     DEFAULT_REASONING,
     ApiError,
@@ -153,11 +165,6 @@ class LoggedRequest:
         return d
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 402: "Payment Required",
-            404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
-            422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
-            503: "Service Unavailable"}
-
 _DEFAULT_ERRORS = {
     400: ("Invalid request", "invalid_request_error"),
     401: ("Authentication Fails (no such user)", "authentication_error"),
@@ -181,151 +188,6 @@ def error_envelope(status: int, message: str | None = None, *, type_: str | None
 def mask_key(key: str) -> str:
     """``****abcd`` — the real API shows only the last four characters."""
     return "****" + key[-4:] if len(key) >= 4 else "****"
-
-
-# --------------------------------------------------------------------------- HTTP plumbing
-
-
-class _Disconnected(Exception):
-    """The client went away while we were answering."""
-
-
-class _Cut(Exception):
-    """A scripted abrupt close."""
-
-
-class _Conn:
-    """One client connection with a pushback buffer, so a watcher task can read ahead."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.buf = bytearray()
-        self.eof = False
-
-    async def read_more(self) -> bool:
-        if self.eof:
-            return False
-        try:
-            data = await self.reader.read(65536)
-        except (ConnectionError, OSError):
-            data = b""
-        if not data:
-            self.eof = True
-            return False
-        self.buf += data
-        return True
-
-    async def watch_eof(self) -> None:
-        """Return when the client closes (or resets) the connection."""
-        while await self.read_more():
-            pass
-
-    async def write(self, data: bytes) -> None:
-        if self.writer.is_closing():
-            raise _Disconnected
-        try:
-            self.writer.write(data)
-            await self.writer.drain()
-        except (ConnectionError, OSError) as e:
-            raise _Disconnected from e
-
-    async def send_head(self, status: int, headers: list[tuple[str, str]]) -> None:
-        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
-        lines += [f"{k}: {v}" for k, v in headers]
-        lines.append("date: " + time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()))
-        lines.append("server: deepseek-fim-lsp-emulator")
-        await self.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-
-    async def send_chunk(self, data: bytes) -> None:
-        if data:
-            await self.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-
-    async def end_chunks(self) -> None:
-        await self.write(b"0\r\n\r\n")
-
-
-@dataclass
-class _Request:
-    method: str
-    path: str
-    version: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def keep_alive(self) -> bool:
-        conn = self.headers.get("connection", "").lower()
-        if self.version == "HTTP/1.0":
-            return conn == "keep-alive"
-        return conn != "close"
-
-
-class _BadRequest(Exception):
-    pass
-
-
-async def _read_request(conn: _Conn) -> _Request | None:
-    """Parse one request from the connection; None on a clean EOF between requests."""
-    while b"\r\n\r\n" not in conn.buf:
-        if len(conn.buf) > 65536:
-            raise _BadRequest("header too large")
-        if not await conn.read_more():
-            if conn.buf.strip():
-                raise _BadRequest("truncated request")
-            return None
-    head, _, rest = bytes(conn.buf).partition(b"\r\n\r\n")
-    conn.buf = bytearray(rest)
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3:
-        raise _BadRequest("bad request line")
-    method, target, version = parts
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise _BadRequest("bad header")
-        headers[name.strip().lower()] = value.strip()
-    body = b""
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        body = await _read_chunked(conn)
-    elif "content-length" in headers:
-        try:
-            n = int(headers["content-length"])
-        except ValueError as e:
-            raise _BadRequest("bad content-length") from e
-        if n > 64 * 1024 * 1024:
-            raise _BadRequest("body too large")
-        while len(conn.buf) < n:
-            if not await conn.read_more():
-                raise _BadRequest("truncated body")
-        body, conn.buf = bytes(conn.buf[:n]), conn.buf[n:]
-    path = target.split("?", 1)[0]
-    return _Request(method, path, version, headers, body)
-
-
-async def _read_chunked(conn: _Conn) -> bytes:
-    out = bytearray()
-    while True:
-        while b"\r\n" not in conn.buf:
-            if not await conn.read_more():
-                raise _BadRequest("truncated chunk")
-        line, _, rest = bytes(conn.buf).partition(b"\r\n")
-        conn.buf = bytearray(rest)
-        size = int(line.split(b";")[0].strip() or b"0", 16)
-        while len(conn.buf) < size + 2:
-            if not await conn.read_more():
-                raise _BadRequest("truncated chunk")
-        if size == 0:  # skip trailers (assume none beyond the final CRLF)
-            conn.buf = conn.buf[2:]
-            return bytes(out)
-        out += conn.buf[:size]
-        conn.buf = conn.buf[size + 2:]
-
-
-def _json_bytes(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 # --------------------------------------------------------------------------- the emulator
@@ -386,6 +248,7 @@ class Emulator:
         self._stop_event: asyncio.Event | None = None
         self._conn_tasks: set[asyncio.Task[None]] = set()
         self._hanging: set[int] = set()
+        self._live: dict[int, bool] = {}  # id(entry) → is a completion, while in flight
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
 
@@ -507,13 +370,13 @@ class Emulator:
         task = asyncio.current_task()
         assert task is not None
         self._conn_tasks.add(task)
-        conn = _Conn(reader, writer)
+        conn = Conn(reader, writer)
         try:
             while True:
                 try:
-                    req = await _read_request(conn)
-                except _BadRequest as e:
-                    with contextlib.suppress(_Disconnected):
+                    req = await read_request(conn)
+                except BadRequest as e:
+                    with contextlib.suppress(Disconnected):
                         await self._send_json(conn, 400, error_envelope(400, str(e)), close=True)
                     break
                 if req is None:
@@ -523,7 +386,7 @@ class Emulator:
                     break
         except asyncio.CancelledError:
             pass
-        except (_Disconnected, ConnectionError, OSError):
+        except (Disconnected, ConnectionError, OSError):
             pass
         finally:
             self._conn_tasks.discard(task)
@@ -531,19 +394,22 @@ class Emulator:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await writer.wait_closed()
 
-    async def _send_json(self, conn: _Conn, status: int, obj: Any, *, close: bool = False,
-                         plain: str | None = None) -> None:
+    async def _send_json(self, conn: Conn, status: int, obj: Any, *, close: bool = False,
+                         plain: str | None = None, entry: LoggedRequest | None = None) -> None:
+        """Send a whole response in one write; ``entry`` is finished just before it."""
         if plain is not None:
             data, ctype = plain.encode("utf-8"), "text/plain; charset=utf-8"
         else:
-            data, ctype = _json_bytes(obj), "application/json"
+            data, ctype = json_bytes(obj), "application/json"
         headers = [("content-type", ctype), ("content-length", str(len(data)))]
         if close:
             headers.append(("connection", "close"))
-        await conn.send_head(status, headers)
-        await conn.write(data)
+        if entry is not None:
+            entry.status = status
+            self._finish(entry, "completed" if status == 200 else "error")
+        await conn.write(head_bytes(status, headers) + data)
 
-    async def _dispatch(self, conn: _Conn, req: _Request) -> bool:
+    async def _dispatch(self, conn: Conn, req: HttpRequest) -> bool:
         """Answer one request; return whether the connection may be reused."""
         if req.path.startswith("/_emulator/"):
             await self._control(conn, req)
@@ -563,6 +429,7 @@ class Emulator:
             over_cap = (is_completion and self.max_concurrency is not None
                         and self._in_flight_completions > self.max_concurrency)
             self._log.append(entry)
+            self._live[id(entry)] = is_completion
         respond = asyncio.ensure_future(self._respond(conn, req, entry, over_cap))
         watcher = asyncio.ensure_future(conn.watch_eof())
         keep = False
@@ -575,9 +442,9 @@ class Emulator:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await respond
                 self._finish(entry, "client_disconnected")
-        except _Disconnected:
-            self._finish(entry, "client_disconnected")
-        except _Cut:
+        except Disconnected:  # may overrule a "completed" recorded just before the last write
+            self._finish(entry, "client_disconnected", force=True)
+        except Cut:
             self._finish(entry, "cut")
         except asyncio.CancelledError:  # emulator stopping
             respond.cancel()
@@ -587,7 +454,7 @@ class Emulator:
             raise
         except Exception:
             self._finish(entry, "error")
-            with contextlib.suppress(_Disconnected):
+            with contextlib.suppress(Disconnected):
                 if entry.status == 0:
                     await self._send_json(conn, 500, error_envelope(500), close=True)
         finally:
@@ -597,19 +464,26 @@ class Emulator:
             if not respond.done():
                 respond.cancel()
             self._hanging.discard(id(entry))
-            with self._lock:
-                self._in_flight -= 1
-                if is_completion:
-                    self._in_flight_completions -= 1
+            self._finish(entry, "error")  # no-op unless an outcome was missed
         return keep and not conn.eof and entry.outcome in ("completed", "error")
 
-    def _finish(self, entry: LoggedRequest, outcome: str) -> None:
+    def _finish(self, entry: LoggedRequest, outcome: str, *, force: bool = False) -> None:
+        """Record the outcome once, and stop counting the request as in flight.
+
+        Called just before the last write, so a client that has its answer never sees the
+        request still in flight (the loop thread may be slower than the client's thread).
+        """
         with self._lock:
-            if entry.ended is None:
+            if entry.ended is None or force:
                 entry.outcome = outcome
                 entry.ended = time.monotonic()
+            live = self._live.pop(id(entry), None)
+            if live is not None:
+                self._in_flight -= 1
+                if live:
+                    self._in_flight_completions -= 1
 
-    async def _respond(self, conn: _Conn, req: _Request, entry: LoggedRequest,
+    async def _respond(self, conn: Conn, req: HttpRequest, entry: LoggedRequest,
                        over_cap: bool) -> bool:
         """Produce the answer; returns whether the connection can be kept."""
         try:
@@ -620,13 +494,11 @@ class Emulator:
                 e.message if e.plain else None)
         if status == 0:  # already answered (completion)
             return True
-        entry.status = status
-        await self._send_json(conn, status, obj, plain=plain)
-        self._finish(entry, "completed" if status == 200 else "error")
+        await self._send_json(conn, status, obj, plain=plain, entry=entry)
         return True
 
     # ----------------------------------------------------------------- API routes
-    async def _api(self, conn: _Conn, req: _Request, entry: LoggedRequest,
+    async def _api(self, conn: Conn, req: HttpRequest, entry: LoggedRequest,
                    over_cap: bool) -> tuple[int, Any, str | None]:
         routes = {
             "/beta/completions": ("POST", "fim"),
@@ -686,7 +558,7 @@ class Emulator:
         if first_ms:
             await asyncio.sleep(first_ms / 1000)
 
-    def _check_auth(self, req: _Request) -> None:
+    def _check_auth(self, req: HttpRequest) -> None:
         auth = req.headers.get("authorization", "")
         scheme, _, key = auth.partition(" ")
         key = key.strip()
@@ -756,7 +628,7 @@ class Emulator:
                      bool(so.get("include_usage")))
 
     # ----------------------------------------------------------------- sending answers
-    async def _send_completion(self, conn: _Conn, entry: LoggedRequest, plan: _Plan) -> None:
+    async def _send_completion(self, conn: Conn, entry: LoggedRequest, plan: _Plan) -> None:
         reply = plan.reply
         first_ms = reply.first_token_ms if reply.first_token_ms is not None else \
             self.first_token_ms
@@ -786,14 +658,11 @@ class Emulator:
             await asyncio.sleep(first_ms / 1000)
         entry.usage = plan.usage
         if not plan.stream and not head_sent:
-            entry.status = 200
-            await self._send_json(conn, 200, self._full_object(plan))
-            self._finish(entry, "completed")
+            await self._send_json(conn, 200, self._full_object(plan), entry=entry)
             return
         if not plan.stream:
-            await conn.send_chunk(_json_bytes(self._full_object(plan)))
-            await conn.end_chunks()
             self._finish(entry, "completed")
+            await conn.write(chunk_bytes(json_bytes(self._full_object(plan))) + END_CHUNKS)
             return
         await head()
         if reply.garbage_lines:
@@ -804,18 +673,17 @@ class Emulator:
             if reply.cut_after_chunks is not None and sent >= reply.cut_after_chunks:
                 conn.writer.transport.abort()
                 conn.eof = True
-                raise _Cut
+                raise Cut
             if i and chunk_ms:
                 await asyncio.sleep(chunk_ms / 1000)
-            await conn.send_chunk(b"data: " + _json_bytes(obj) + b"\n\n")
+            await conn.send_chunk(b"data: " + json_bytes(obj) + b"\n\n")
             sent += 1
         if reply.cut_after_chunks is not None and sent >= reply.cut_after_chunks:
             conn.writer.transport.abort()
             conn.eof = True
-            raise _Cut
-        await conn.send_chunk(b"data: [DONE]\n\n")
-        await conn.end_chunks()
-        self._finish(entry, "completed")
+            raise Cut
+        self._finish(entry, "completed")  # before the last write: the client may be quicker
+        await conn.write(chunk_bytes(b"data: [DONE]\n\n") + END_CHUNKS)
 
     def _base(self, plan: _Plan, obj_type: str) -> dict[str, Any]:
         return {"id": ("cmpl-" if plan.kind == "fim" else "chatcmpl-") + uuid.uuid4().hex,
@@ -903,14 +771,14 @@ class Emulator:
         return objs
 
     # ----------------------------------------------------------------- control endpoints
-    async def _control(self, conn: _Conn, req: _Request) -> None:
+    async def _control(self, conn: Conn, req: HttpRequest) -> None:
         try:
             status, obj = self._control_answer(req)
         except (ValueError, TypeError) as e:
             status, obj = 400, error_envelope(400, f"emulator control: {e}")
         await self._send_json(conn, status, obj)
 
-    def _control_answer(self, req: _Request) -> tuple[int, Any]:
+    def _control_answer(self, req: HttpRequest) -> tuple[int, Any]:
         name = req.path[len("/_emulator/"):]
         if req.method == "GET" and name == "log":
             return 200, [r.to_json() for r in self.requests()]
