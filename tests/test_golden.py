@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from lsprotocol import types as lsp
 
+from conftest import lsp_session
+from deepseek_fim_lsp.emulator import Emulator, Reply, Rule
 from deepseek_fim_lsp.postprocess import Suggestion, choose_mode, clean, early_stop
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -128,3 +131,65 @@ def test_golden_unit(case: Case) -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_golden_streaming_gives_the_same_answer(case: Case, chunk: int) -> None:
     assert run_streamed(case, chunk) == case.expected
+
+
+# ----------------------------------------------------------------------------- end to end
+
+_EXT = {"python": "py", "typescript": "ts", "javascript": "js", "go": "go", "rust": "rs",
+        "c": "c", "java": "java"}
+
+
+def _utf16_position(text: str, offset: int) -> lsp.Position:
+    line = text.count("\n", 0, offset)
+    start = text.rfind("\n", 0, offset) + 1
+    units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in text[start:offset])
+    return lsp.Position(line=line, character=units)
+
+
+def _utf16_offset(text: str, pos: lsp.Position) -> int:
+    offset = 0
+    for _ in range(pos.line):
+        offset = text.index("\n", offset) + 1
+    units = 0
+    while units < pos.character:
+        assert text[offset] not in "\r\n", "position past the end of its line"
+        units += 2 if ord(text[offset]) > 0xFFFF else 1
+        offset += 1
+    assert units == pos.character, "position inside a surrogate pair"
+    return offset
+
+
+def _apply_item(text: str, item: lsp.InlineCompletionItem) -> str:
+    """Apply an inline item the way an editor does: ``insertText`` over ``range`` (UTF-16)."""
+    insert = item.insert_text if isinstance(item.insert_text, str) else item.insert_text.value
+    if item.range is None:
+        return text  # pragma: no cover - the server always sends a range
+    start = _utf16_offset(text, item.range.start)
+    end = _utf16_offset(text, item.range.end)
+    return text[:start] + insert + text[end:]
+
+
+async def test_golden_end_to_end(tmp_path: Path, emulator: Emulator) -> None:
+    """Every case through the real server (one session, one document per case)."""
+    failures: list[str] = []
+    base = {"debounceMs": 0, "invokedSuggestions": 1}
+    async with lsp_session(tmp_path, emulator.base_url, init_options=base) as session:
+        setting = "auto"
+        for i, case in enumerate(CASES):
+            if case.setting != setting:
+                setting = case.setting
+                session.client.workspace_did_change_configuration(
+                    lsp.DidChangeConfigurationParams(
+                        settings={"deepseekFim": {**base, "multiline": setting}}))
+            emulator.reset()
+            emulator.add_rule(Rule(reply=Reply(text=case.raw)))
+            uri = f"file:///golden/{i:02d}-{case.name}.{_EXT[case.language]}"
+            session.open(uri, case.document, case.language)
+            pos = _utf16_position(case.document, len(case.prefix))
+            result = await session.inline(uri, pos.line, pos.character, invoked=True)
+            assert emulator.requests("/beta/completions"), f"{case.name}: no FIM request"
+            items = result.items if isinstance(result, lsp.InlineCompletionList) else result
+            got = _apply_item(case.document, items[0]) if items else None
+            if got != case.expected:
+                failures.append(f"{case.name}:\n  expected {case.expected!r}\n  got      {got!r}")
+    assert not failures, "\n".join(failures)
