@@ -48,7 +48,7 @@ QUERY_LINES = 40
 #: At most this many other documents are considered per request.
 MAX_OTHER_DOCUMENTS = 8
 #: Other documents larger than this are skipped (generated or minified; too costly to scan).
-MAX_OTHER_CHARS = 1_000_000
+MAX_OTHER_CHARS = 500_000
 #: Step (in characters) for aligning a forced cut inside one very long line.
 CHAR_ALIGN = 256
 

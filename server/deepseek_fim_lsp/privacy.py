@@ -161,7 +161,7 @@ def is_excluded(uri_or_path: str, patterns: Sequence[str]) -> bool:
 
 # Whole PEM private key blocks (also with JSON-escaped "\n"); an unterminated block runs to the end.
 _PEM = re.compile(
-    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----(?:\r?\n|\\r?\\n)"
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----(?:\r?\n|(?:\\r)?\\n)"
     r"(?=(?:Proc-Type|[A-Za-z0-9+/=]{16}))"
     r"[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----|\Z)"
 )
@@ -197,17 +197,18 @@ _AWS_SECRET = re.compile(
     r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"
 )
 
-# A name that ends in a secret word: DB_PASSWORD, apiKey, github-token, client_secret, ...
-_SECRET_NAME = (
-    r"[A-Za-z0-9_.-]{0,40}(?i:password|passwd|pwd|passphrase|secret|token|api[_-]?key|"
+# The end of a name that holds a secret: DB_PASSWORD, apiKey, github-token, client_secret, ...
+# (matching from the word, not the name start, keeps the scan linear and fast).
+_SECRET_WORD = (
+    r"(?i:password|passwd|pwd|passphrase|secret|token|api[_-]?key|"
     r"access[_-]?key|private[_-]?key|auth[_-]?key|credentials?)"
 )
 
 # name = "value" / "name": "value" / name := "value" / 'name' => 'value'.
 _QUOTED_ASSIGN = re.compile(
-    r"(?<![A-Za-z0-9_])("
-    + _SECRET_NAME
-    + r"[\"']?\s*(?::=|=>|[:=])\s*([\"'`]))"
+    r"("
+    + _SECRET_WORD
+    + r"[\"']?[ \t]*(?::=|=>|[:=])[ \t]*([\"'`]))"
     + _PLACEHOLDER
     # a real secret has a digit/symbol or is long; "NUMBER" in a lexer is not one
     + r"(?=[^\s\"'`]*[^A-Za-z_\s\"'`-]|[^\s\"'`]{16})"
