@@ -17,8 +17,16 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from deepseek_fim_lsp._emulator_model import count_tokens, split_chunks, unit_boundaries
+from deepseek_fim_lsp._emulator_model import (
+    PrefixCache,
+    apply_limits,
+    count_tokens,
+    split_chunks,
+    unit_boundaries,
+)
 from deepseek_fim_lsp.emulator import Emulator, LoggedRequest, Reply, Rule
 
 KEY = "sk-test-key"
@@ -91,6 +99,35 @@ def test_split_chunks_rejoins() -> None:
         pieces = split_chunks(text)
         assert "".join(pieces) == text
         assert all(len(p.strip()) <= 4 for p in pieces)
+
+
+texts = st.text(alphabet=st.sampled_from("ab \n\té中😀"), max_size=300)
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=texts, b=texts, c=texts)
+def test_prefix_cache_properties(a: str, b: str, c: str) -> None:
+    cache = PrefixCache(8)
+    assert cache.lookup_and_store("m", a + b) == 0
+    common = len(a + b) if (a + b) == (a + c) else next(
+        i for i, (x, y) in enumerate(zip(a + b + "\0", a + c + "\1", strict=False)) if x != y)
+    hit = cache.lookup_and_store("m", a + c)
+    assert hit % 8 == 0
+    assert hit <= count_tokens((a + c)[:common])  # only a shared prefix can hit
+    whole_units = sum(1 for p in unit_boundaries(a + c, 8) if p <= common)
+    assert hit == 8 * whole_units  # ... and every whole shared unit does
+    assert cache.lookup_and_store("other-model", a + c) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(raw=texts, stop=st.sampled_from(["", "a", "\n", "中"]), max_tokens=st.integers(1, 50))
+def test_apply_limits_properties(raw: str, stop: str, max_tokens: int) -> None:
+    g = apply_limits(raw, {"stop": [stop] if stop else None, "max_tokens": max_tokens}, "stop")
+    assert raw.startswith(g.text)
+    assert not stop or stop not in g.text
+    assert g.completion_tokens == count_tokens(g.text) <= max_tokens
+    assert (g.finish_reason == "length") == (g.text != raw.split(stop)[0] if stop else
+                                             g.text != raw)
 
 
 # --------------------------------------------------------------------------- auth, routes
@@ -620,6 +657,8 @@ def test_control_endpoints(emu: Emulator) -> None:
         assert fim(c, prompt="a RULE").json()["choices"][0]["text"] == "by rule"
         log = ctl.get("/_emulator/log").json()
         assert [e["status"] for e in log] == [200, 503, 200]
+        assert log[0]["headers"]["authorization"] == "Bearer ****-key"
+        assert log[0]["outcome"] == "completed" and log[0]["usage"]["prompt_tokens"] > 0
         assert all("raw_body" not in e and e["path"] == "/beta/completions" for e in log)
         assert log[0]["body"]["prompt"] == "x = "
         assert ctl.post("/_emulator/config", json={"api_keys": ["sk-test-other"],

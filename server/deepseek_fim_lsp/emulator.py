@@ -152,16 +152,25 @@ class LoggedRequest:
     usage: dict[str, Any] | None = None
     concurrent: int = 1
 
+    def masked_headers(self) -> dict[str, str]:
+        """Headers with the key cut to its last four characters, as the real API shows it."""
+        out = dict(self.headers)
+        if "authorization" in out:
+            scheme, _, key = out["authorization"].partition(" ")
+            out["authorization"] = f"{scheme} {mask_key(key.strip())}"
+        return out
+
     def __repr__(self) -> str:  # never print the key (pytest shows reprs on failures)
-        headers = {k: ("Bearer ****" if k == "authorization" else v)
-                   for k, v in self.headers.items()}
+        headers = self.masked_headers()
         return (f"LoggedRequest({self.method} {self.path} status={self.status} "
                 f"outcome={self.outcome!r} concurrent={self.concurrent} headers={headers} "
                 f"body={self.body!r})")
 
     def to_json(self) -> dict[str, Any]:
+        """The ``/_emulator/log`` form: no raw body, the key masked (``Bearer ****abcd``)."""
         d = dataclasses.asdict(self)
         del d["raw_body"]
+        d["headers"] = self.masked_headers()
         return d
 
 
