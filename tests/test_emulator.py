@@ -393,6 +393,19 @@ def test_reply_without_text_uses_responder_but_keeps_fields(emu: Emulator,
                  "insufficient_system_resource", "logprobs": None}
 
 
+def test_failing_responder_gives_500(emu: Emulator, client: httpx.Client) -> None:
+    def broken(body: dict[str, Any]) -> str:
+        raise RuntimeError("responder bug")
+
+    emu.fim_responder = broken
+    r = fim(client)
+    assert r.status_code == 500
+    assert r.json()["error"]["message"]
+    assert (emu.requests()[-1].outcome, emu.requests()[-1].status) == ("error", 500)
+    emu.fim_responder = None
+    assert fim(client).json()["choices"][0]["text"] == "pass"
+
+
 # --------------------------------------------------------------------------- prefix cache
 
 
@@ -692,7 +705,8 @@ def test_keepalive_connection_reuse(emu: Emulator) -> None:
 
 def test_emulate_main_subprocess(tmp_path: Path) -> None:
     script = tmp_path / "script.json"
-    script.write_text(json.dumps({"replies": [{"text": "from script"}]}))
+    script.write_text(json.dumps({"replies": [{"text": "from script"}], "rules": [
+        {"reply": {"text": "by rule"}, "prompt_endswith": "R"}]}))
     port_file = tmp_path / "port"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
@@ -709,6 +723,8 @@ def test_emulate_main_subprocess(tmp_path: Path) -> None:
                           headers={"Authorization": "Bearer sk-test-cli"}) as c:
             r = c.post("/beta/completions", json={"model": "m-1", "prompt": "a"})
             assert r.json()["choices"][0]["text"] == "from script"
+            r = c.post("/beta/completions", json={"model": "m-1", "prompt": "R"})
+            assert r.json()["choices"][0]["text"] == "by rule"
             assert c.post("/beta/completions", json={"model": MODEL, "prompt": "a"}
                           ).status_code == 400
         proc.send_signal(signal.SIGTERM)
@@ -719,6 +735,18 @@ def test_emulate_main_subprocess(tmp_path: Path) -> None:
             proc.wait()
         out, err = proc.communicate()
     assert "Traceback" not in err
+
+
+def test_restart_after_stop() -> None:
+    emu = Emulator()
+    for _ in range(2):
+        emu.start()
+        try:
+            with httpx.Client(base_url=emu.base_url, headers=AUTH, timeout=5) as c:
+                assert fim(c).status_code == 200
+        finally:
+            emu.stop()
+    assert len(emu.requests()) == 2
 
 
 def test_logged_request_json_roundtrip(emu: Emulator, client: httpx.Client) -> None:

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import signal
 import sys
 import threading
@@ -63,6 +64,7 @@ from ._emulator_model import (
 __all__ = ["Emulator", "LoggedRequest", "Reply", "Rule", "count_tokens", "emulate_main"]
 
 Responder = Callable[[dict[str, Any]], str]
+_logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -266,6 +268,8 @@ class Emulator:
         """Start serving from a daemon thread; return once the socket is listening."""
         if self._thread is not None:
             raise RuntimeError("emulator already started")
+        self._ready.clear()
+        self._start_error = None
         self._thread = threading.Thread(target=self._run, name="deepseek-emulator", daemon=True)
         self._thread.start()
         self._ready.wait(10)
@@ -450,7 +454,7 @@ class Emulator:
                 respond.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await respond
-                self._finish(entry, "client_disconnected")
+                self._finish(entry, "client_disconnected", force=True)
         except Disconnected:  # may overrule a "completed" recorded just before the last write
             self._finish(entry, "client_disconnected", force=True)
         except Cut:
@@ -462,10 +466,12 @@ class Emulator:
             self._finish(entry, "hung" if id(entry) in self._hanging else "error")
             raise
         except Exception:
+            _logger.exception("emulator fault answering %s %s", req.method, req.path)
             self._finish(entry, "error")
             with contextlib.suppress(Disconnected):
                 if entry.status == 0:
-                    await self._send_json(conn, 500, error_envelope(500), close=True)
+                    await self._send_json(conn, 500, error_envelope(500), close=True,
+                                          entry=entry)
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -880,7 +886,9 @@ def emulate_main(argv: Sequence[str] | None = None) -> int:
     def on_signal(signum: int, frame: object) -> None:
         stop.set()
 
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    in_main = threading.current_thread() is threading.main_thread()
+    sigs = (signal.SIGINT, signal.SIGTERM) if in_main else ()  # handlers need the main thread
+    old = {s: signal.signal(s, on_signal) for s in sigs}
     try:
         emu.start()
         if args.port_file:
