@@ -193,7 +193,7 @@ def _cut_tail(text: str, a: int, b: int, limit: int, align: bool) -> int:
                 p = q
                 break
             step //= 2
-    if _splits_pair(text, p):
+    if p < b and _splits_pair(text, p):
         p += 1
     return p
 
@@ -213,7 +213,7 @@ def _cut_head(text: str, a: int, b: int, limit: int) -> int:
                 hi = mid
         m = lo
     e = a + m
-    if _splits_pair(text, e):
+    if e > a and _splits_pair(text, e):
         e -= 1
     return e
 
