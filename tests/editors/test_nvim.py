@@ -69,8 +69,7 @@ def run_case(
     work.mkdir(exist_ok=True)
     full_env = {
         "PATH": os.pathsep.join(
-            [str(d) for d in (path_dirs if path_dirs is not None else [BIN])]
-            + ["/usr/bin", "/bin"]
+            [str(d) for d in (path_dirs if path_dirs is not None else [BIN])] + ["/usr/bin", "/bin"]
         ),
         "HOME": str(tmp_path),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
@@ -145,9 +144,7 @@ def test_typing_shows_the_suggestion_and_tab_accepts_it(
     tmp_path: Path, emulator: Emulator, renderer: str
 ) -> None:
     emulator.add_rule(Rule(reply=Reply(text=SUGGESTION), prompt_endswith="def hello"))
-    result = run_case(
-        "case_accept.lua", tmp_path, emulator, env={"DSF_RENDERER": renderer}
-    )
+    result = run_case("case_accept.lua", tmp_path, emulator, env={"DSF_RENDERER": renderer})
     assert result["ghost"] == SUGGESTION
     assert result["lines"] == ["def hello(name):", "    return name"]
     assert result["mode"] == "i"
@@ -155,3 +152,64 @@ def test_typing_shows_the_suggestion_and_tab_accepts_it(
     # The item's command reached the server: it counted the acceptance.
     assert result["stats"]["session"]["accepted"] == 1
     assert any(r.body["prompt"].endswith("def hello") for r in fim_requests(emulator))
+
+
+@pytest.mark.parametrize("renderer", ["native", "fallback"])
+def test_tab_without_suggestion_indents_and_leaves_menus_alone(
+    tmp_path: Path, emulator: Emulator, renderer: str
+) -> None:
+    emulator.add_rule(Rule(reply=Reply(text="ha_value + 2"), prompt_endswith="alp"))
+    emulator.add_rule(Rule(reply=Reply(text="")))
+    result = run_case("case_tab_plain.lua", tmp_path, emulator, env={"DSF_RENDERER": renderer})
+    assert result["ghost_before_tab"] is None
+    # Python's ftplugin sets expandtab + softtabstop=4: a plain <Tab> is four spaces.
+    assert result["line_after_tab"] == "    "
+    # With the completion menu open over a shown suggestion, <Tab> goes to the menu.
+    assert result["ghost_for_alp"] == "ha_value + 2"
+    assert result["pum_visible_at_tab"] is True
+    assert result["ghost_at_tab"] is True
+    assert "+ 2" not in result["line_after_menu_tab"]
+    assert result["line_after_menu_tab"].startswith("    alpha")
+
+
+@pytest.mark.parametrize("renderer", ["native", "fallback"])
+def test_accept_word_and_line(tmp_path: Path, emulator: Emulator, renderer: str) -> None:
+    emulator.add_rule(
+        Rule(
+            reply=Reply(text="(name, greeting):\n    return greeting + name"),
+            prompt_endswith="def greet",
+        )
+    )
+    result = run_case("case_partial.lua", tmp_path, emulator, env={"DSF_RENDERER": renderer})
+    assert result["ghost"] == "(name, greeting):\n    return greeting + name"
+    steps = [(s["lines"], s["ghost"]) for s in result["steps"]]
+    assert steps == [
+        (["def greet("], "name, greeting):\n    return greeting + name"),
+        (["def greet(name"], ", greeting):\n    return greeting + name"),
+        (["def greet(name, greeting):"], "\n    return greeting + name"),
+    ]
+    assert result["final"] == ["def greet(name, greeting):", "    return greeting + name"]
+    assert result["cursor"] == [2, len("    return greeting + name")]
+
+
+@pytest.mark.parametrize("renderer", ["native", "fallback"])
+def test_toggle_off_stops_requests(tmp_path: Path, emulator: Emulator, renderer: str) -> None:
+    emulator.add_rule(Rule(reply=Reply(text="42")))
+    seen: dict[str, int] = {}
+
+    def on_phase(name: str) -> None:
+        seen[name] = len(fim_requests(emulator))
+
+    result = run_case(
+        "case_toggle.lua", tmp_path, emulator, env={"DSF_RENDERER": renderer}, on_phase=on_phase
+    )
+    assert result["ghost_on"] == "42"
+    assert result["ghost_right_after_toggle"] is None
+    assert result["statusline_off"] == "DeepSeek: off"
+    assert result["server_enabled_after_off"] is False
+    assert result["requests_while_off"] == 0
+    assert result["ghost_while_off"] is None
+    assert seen["typed_while_off"] == seen["off"], "the emulator was called while toggled off"
+    assert result["server_enabled_after_on"] is True
+    assert result["statusline_on"] == "DeepSeek: ready"
+    assert len(fim_requests(emulator)) > seen["off"]

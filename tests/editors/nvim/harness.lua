@@ -63,6 +63,17 @@ function H.wait(pred, timeout_ms, what)
   return false
 end
 
+--- Let the Python side act at this exact point (e.g. read the emulator log): print
+--- PHASE:<name> and wait for <workdir>/<name>.go.
+function H.phase(name)
+  io.stdout:write('\nPHASE:' .. name .. '\n')
+  io.stdout:flush()
+  local go = vim.env.DSF_WORKDIR .. '/' .. name .. '.go'
+  H.wait(function()
+    return vim.uv.fs_stat(go) ~= nil
+  end, 3000, 'phase ' .. name .. ' acknowledged')
+end
+
 --- Type keys as a user would (processed by the main loop after we yield).
 function H.feed(keys)
   vim.api.nvim_input(keys)
@@ -101,11 +112,16 @@ end
 --- Count inline completion requests sent by any client (LspRequest autocmd).
 function H.track_requests()
   H.result.requests_sent = 0
+  H.result.requests_done = 0
   vim.api.nvim_create_autocmd('LspRequest', {
     callback = function(ev)
       local req = ev.data and ev.data.request
-      if req and req.method == 'textDocument/inlineCompletion' and req.type == 'pending' then
-        H.result.requests_sent = H.result.requests_sent + 1
+      if req and req.method == 'textDocument/inlineCompletion' then
+        if req.type == 'pending' then
+          H.result.requests_sent = H.result.requests_sent + 1
+        elseif req.type == 'complete' then
+          H.result.requests_done = H.result.requests_done + 1
+        end
       end
     end,
   })

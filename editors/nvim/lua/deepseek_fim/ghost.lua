@@ -40,13 +40,16 @@ local AUTOMATIC, INVOKED = 2, 1
 ---@type table<integer, deepseek_fim.GhostBuf>
 local bufs = {}
 
+--- Suggestions are wanted in this buffer right now. Insert mode is checked only when a
+--- request is sent: during InsertEnter the mode is not "i" yet.
 ---@param bufnr integer
+---@param need_insert? boolean
 ---@return boolean
-local function active(bufnr)
+local function active(bufnr, need_insert)
   return state.enabled
     and bufs[bufnr] ~= nil
     and api.nvim_get_current_buf() == bufnr
-    and api.nvim_get_mode().mode:sub(1, 1) == 'i'
+    and (not need_insert or api.nvim_get_mode().mode:sub(1, 1) == 'i')
 end
 
 ---@param st deepseek_fim.GhostBuf
@@ -172,7 +175,7 @@ end
 ---@param select_offset integer|nil after the answer, show item 1 + offset
 local function request(bufnr, kind, select_offset)
   local st = bufs[bufnr]
-  if not st or not active(bufnr) then
+  if not st or not active(bufnr, true) then
     return
   end
   local client = require('deepseek_fim.client').get(bufnr)
@@ -189,7 +192,7 @@ local function request(bufnr, kind, select_offset)
     if st.inflight and st.inflight.id == id then
       st.inflight = nil
     end
-    if err or type(result) ~= 'table' or bufs[bufnr] ~= st or not active(bufnr) then
+    if err or type(result) ~= 'table' or bufs[bufnr] ~= st or not active(bufnr, true) then
       return
     end
     local now = api.nvim_win_get_cursor(0)
@@ -405,7 +408,7 @@ end
 function M.select(count)
   local bufnr = api.nvim_get_current_buf()
   local st = bufs[bufnr]
-  if not st or not active(bufnr) then
+  if not st or not active(bufnr, true) then
     return false
   end
   local n = #st.items
