@@ -398,6 +398,8 @@ def resolve_cursor_line_overlap(text: str, *, before: str, after: str) -> Sugges
         surplus = _net(original) - _net(before + text + after[best:])
         if run and surplus > 0 and text and text[-1] in _CLOSERS:
             text = text[:-1]
+            if "\n" in text[len(text.rstrip()) :]:
+                text = text.rstrip()  # never leave a dangling line break
             continue
         return Suggestion(text=text, replace=best)
 
