@@ -528,3 +528,21 @@ def test_cross_file_chunks_align_to_document_lines() -> None:
         first_line = lines.index(body.split("\n", 1)[0])
         assert first_line % 20 == 0
         assert f"def {name}(" in body
+
+
+def test_cross_file_header_ignores_the_half_typed_word() -> None:
+    others = [
+        doc("file:///proj/src/util.py", UTIL),
+        doc("file:///proj/src/render.py", OTHER.replace("canvas", "canvas_settings")),
+    ]
+    headers = set()
+    word = "canvas_settings"
+    for i in range(len(word) + 1):
+        typed = MAIN + word[:i]
+        w = window(typed, len(typed), others=others, cross_file_tokens=600)
+        headers.add(w.prompt[: len(w.prompt) - len(w.prefix)])
+    assert len(headers) == 1
+    # once the word is complete (followed by more text), it does count
+    typed = MAIN + word + "."
+    w = window(typed, len(typed), others=others, cross_file_tokens=600)
+    assert "file:///proj/src/render.py" in w.context_uris

@@ -286,6 +286,7 @@ def _suffix_end(text: str, offset: int, budget_tokens: int) -> int:
 # --- cross-file context ------------------------------------------------------------------------
 
 _IDENT = re.compile(r"[^\W\d]\w{2,}")
+_TRAILING_WORD = re.compile(r"\w+\Z")
 _STOPWORDS = frozenset(
     """
     and as assert async await break case catch class const continue def default del delete do elif
@@ -354,7 +355,10 @@ def _cross_file_header(
     budget_tokens: int,
 ) -> tuple[str, tuple[str, ...]]:
     """Best-matching chunks of other documents, each under a path comment, in a stable order."""
-    query = _identifiers(text[_query_start(text, offset) : offset])
+    # The word being typed is left out: a half-typed name would change the selection (and so the
+    # prompt start) on every keystroke.
+    recent = _TRAILING_WORD.sub("", text[_query_start(text, offset) : offset])
+    query = _identifiers(recent)
     if not query:
         return "", ()
     candidates = [
