@@ -372,6 +372,18 @@ def _overlap(text: str, run: str) -> int:
     return 0
 
 
+def _retyped(text: str, rest: str) -> int:
+    """``len(rest)`` when the suggestion types the rest of the line again around its own text.
+
+    ``printf("|\\n");`` + ``%d\\n", v);`` re-types all of ``\\n");``.
+    """
+    if not rest or len(rest) > 40 or "\n" in text:
+        return 0
+    if text.endswith(rest[-1]) and _is_subsequence(rest, text):
+        return len(rest)
+    return 0
+
+
 def resolve_cursor_line_overlap(text: str, *, before: str, after: str) -> Suggestion:
     """Never insert what already follows the cursor on its line; keep brackets balanced.
 
@@ -379,7 +391,9 @@ def resolve_cursor_line_overlap(text: str, *, before: str, after: str) -> Sugges
       (``foo(|, b)`` + ``a, b)`` → ``a``);
     - closing characters after the cursor that the suggestion types again are replaced
       (``foo(|)`` + ``a, b)`` → text ``a, b)``, replace 1);
-    - of the two readings (replace or not) the one whose brackets and quotes balance like the
+    - the same when the suggestion re-types the whole rest of the line around its own text
+      (``printf("|\\n");`` + ``%d\\n", v);`` replaces ``\\n");``);
+    - of the readings (replace or not) the one whose brackets and quotes balance like the
       original line wins (``print(|)`` + ``len(x)`` is not a replacement), and surplus closers
       at the end of the suggestion are dropped (``foo(|)`` + ``a))`` → ``a)``, replace 1).
     """
@@ -392,9 +406,9 @@ def resolve_cursor_line_overlap(text: str, *, before: str, after: str) -> Sugges
     run = _closing_run(after)
     original = before + after
     while True:
-        k = _overlap(text, run)
-        options = [k, 0] if k else [0]
-        best = min(options, key=lambda o: _imbalance(before + text + after[o:], original))
+        options = [_overlap(text, run), _retyped(text, rest), 0]
+        # the most balanced reading; on a tie, the one that replaces more
+        best = min(options, key=lambda o: (_imbalance(before + text + after[o:], original), -o))
         surplus = _net(original) - _net(before + text + after[best:])
         if run and surplus > 0 and text and text[-1] in _CLOSERS:
             text = text[:-1]
