@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -478,8 +479,6 @@ def test_hang_until_stop_is_logged_as_hung() -> None:
         e.script(Reply(hang=True))
         with httpx.Client(base_url=e.base_url, headers=AUTH, timeout=5) as c:
             with pytest.raises(httpx.TransportError):
-                import threading
-
                 threading.Timer(0.3, e.stop).start()
                 fim(c)
     finally:
@@ -638,10 +637,24 @@ def test_chat_json_object_and_tool_calls(emu: Emulator, client: httpx.Client) ->
         ({"model": "gpt-4"}, 400),
         ({"max_tokens": 400000}, 422),
         ({"response_format": {"type": "xml"}}, 422),
+        ({"tools": [{"type": "function", "function": {"name": "bad name"}}]}, 400),
+        ({"tools": [{"type": "function", "function": {"name": "x" * 65}}]}, 400),
     ],
 )
 def test_chat_validation(client: httpx.Client, patch: dict[str, Any], status: int) -> None:
     assert chat(client, **patch).status_code == status
+
+
+def test_chat_thinking_needs_reasoning_back_after_tool_calls(client: httpx.Client) -> None:
+    call = {"id": "call_1", "type": "function",
+            "function": {"name": "now", "arguments": "{}"}}
+    turn = [{"role": "user", "content": "time?"},
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "12:00"}]
+    assert chat(client, messages=turn).status_code == 400
+    assert chat(client, messages=turn, thinking={"type": "disabled"}).status_code == 200
+    turn[1] = {**turn[1], "reasoning_content": "I should call now()."}
+    assert chat(client, messages=turn).status_code == 200
 
 
 def test_chat_usage_cached_tokens(client: httpx.Client) -> None:

@@ -258,6 +258,7 @@ def validate_fim(body: Any, models: set[str]) -> None:
 
 
 _ROLES = {"system", "user", "assistant", "tool"}
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _EFFORTS = {"low", "medium", "high", "max", "xhigh", "minimal", "ultra"}
 
 
@@ -316,10 +317,23 @@ def validate_chat(body: Any, models: set[str], *, beta: bool) -> None:
     if is_prefix_request(body) and not beta:
         raise ApiError(400, "Prefix completion is only available with base_url "
                             "https://api.deepseek.com/beta", param="messages")
+    for t in tools or []:
+        name = (t.get("function") or {}).get("name") if isinstance(t, dict) else None
+        if not isinstance(name, str) or not _TOOL_NAME.fullmatch(name):
+            raise ApiError(400, f"Invalid tool name {name!r}: use [A-Za-z0-9_-], at most 64 "
+                                "characters", param="tools")
     tc = body.get("tool_choice")
-    if thinking_enabled(body) and (tc == "required" or isinstance(tc, dict)):
-        raise ApiError(400, "tool_choice `required` or a named function is not supported "
-                            "in thinking mode", param="tool_choice")
+    if thinking_enabled(body):
+        if tc == "required" or isinstance(tc, dict):
+            raise ApiError(400, "tool_choice `required` or a named function is not supported "
+                                "in thinking mode", param="tool_choice")
+        last_user = max((i for i, m in enumerate(msgs) if m["role"] == "user"), default=-1)
+        for m in msgs[last_user + 1:]:
+            if m["role"] == "assistant" and m.get("tool_calls") and not m.get(
+                    "reasoning_content"):
+                raise ApiError(400, "Missing `reasoning_content` in an assistant message with "
+                                    "tool_calls: thinking mode needs it sent back",
+                               param="messages")
 
 
 def is_prefix_request(body: dict[str, Any]) -> bool:

@@ -69,7 +69,13 @@ _logger = logging.getLogger(__name__)
 
 @dataclass
 class Reply:
-    """One scripted answer (see the module docstring for precedence)."""
+    """One scripted answer (see the module docstring for precedence).
+
+    Latency: keep-alives (spaced by ``keepalive_interval_ms``) go out first, then
+    ``first_token_ms``, then stream chunks ``per_chunk_ms`` apart; a non-streamed answer
+    waits ``first_token_ms + per_chunk_ms * (chunks - 1)``. ``garbage_lines`` are written
+    as-is (each plus ``\n``, then one blank line) before the first ``data:`` chunk.
+    """
 
     text: str | None = None
     status: int = 200
@@ -103,7 +109,12 @@ class Reply:
 
 @dataclass
 class Rule:
-    """A persistent scripted answer, used when the queue has nothing for the request."""
+    """A persistent scripted answer, used when the queue has nothing for the request.
+
+    For FIM the ``prompt_*`` tests look at ``prompt`` and ``suffix_startswith`` at
+    ``suffix``; for chat they look at the message contents joined by newlines (so
+    ``prompt_endswith`` sees the end of the last message) and there is no suffix.
+    """
 
     reply: Reply
     prompt_endswith: str | None = None
@@ -139,7 +150,8 @@ class LoggedRequest:
     ``completed`` (a 200 answer fully sent), ``error`` (a 4xx/5xx answer sent, or an
     emulator fault), ``client_disconnected`` (the client went away first), ``cut``
     (a scripted abrupt close) or ``hung`` (a ``hang`` reply still open when the
-    emulator stopped).
+    emulator stopped). ``concurrent`` counts the API requests in flight when this one
+    arrived, itself included; ``max_concurrency`` applies to completion requests only.
     """
 
     method: str
@@ -669,6 +681,8 @@ class Emulator:
         if reply.hang:
             self._hanging.add(id(entry))
             await asyncio.Event().wait()
+        if not plan.stream:  # a whole answer takes as long as streaming it would
+            first_ms += chunk_ms * max(0, len(self._pieces(plan)) - 1)
         if first_ms:
             await asyncio.sleep(first_ms / 1000)
         entry.usage = plan.usage
