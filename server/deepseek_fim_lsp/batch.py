@@ -1,0 +1,313 @@
+"""``complete --batch``: many completions, concurrently, one JSON result line per request.
+
+Results are written in input order, each as soon as it and every earlier one are done, so a
+consumer can stream them. One engine per distinct settings and one HTTP backend per endpoint are
+shared by all workers. Ctrl-C (or SIGTERM) cancels what is in flight and leaves only complete
+lines: every finished result is written; an unfinished request that stands before a finished one
+gets an ``interrupted`` error line so that order is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm  # type: ignore[import-untyped]
+
+from .api import (
+    InputError,
+    SettingsError,
+    guess_language,
+    make_engine,
+    offset_of,
+    outcome_of,
+    overlay,
+    run_once,
+    uri_for,
+    with_retries,
+)
+from .backends.base import Backend
+from .backends.deepseek import DeepSeekBackend
+from .config import Settings
+from .engine import CompletionRequest, Engine
+from .errors import AuthError, BalanceError, DeepSeekError, MissingKeyError
+from .headless import (
+    EXIT_BACKEND,
+    EXIT_INTERRUPTED,
+    EXIT_KEY,
+    EXIT_OK,
+    EXIT_USAGE,
+    PROG,
+    exit_code,
+    outcome_json,
+    read_text_file,
+    say,
+)
+
+_FIELDS = {"id", "file", "line", "column", "prefix", "suffix", "language", "settings"}
+
+
+def _whole(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+@dataclass
+class _Totals:
+    done: int = 0
+    empty: int = 0
+    failed: int = 0
+    cache_hit: int = 0
+    cache_miss: int = 0
+    output: int = 0
+    cost: float = 0.0
+    codes: set[int] = field(default_factory=set)
+
+
+class Batch:
+    def __init__(self, lines: list[str], settings: Settings, concurrency: int) -> None:
+        self.settings = settings
+        self.concurrency = concurrency
+        # (input line number, raw line) for every non-blank line
+        self.jobs = [(n, s) for n, s in enumerate(lines, 1) if s.strip()]
+        self.results: list[str | None] = [None] * len(self.jobs)
+        self.written = 0
+        self.next_job = 0
+        self.totals = _Totals()
+        self.engines: dict[Settings, Engine] = {}
+        self.backends: dict[tuple[str, str | None, int], Backend] = {}
+        self.fatal: DeepSeekError | None = None
+        self.bar: Any = None
+
+    # --- one request -------------------------------------------------------------------------
+
+    def _engine(self, settings: Settings) -> Engine:
+        engine = self.engines.get(settings)
+        if engine is None:
+            key = (settings.base_url, settings.api_key, settings.request_timeout_ms)
+            backend = self.backends.get(key)
+            if backend is None:
+                backend = DeepSeekBackend(settings.base_url, settings.api_key,
+                                          timeout_s=settings.request_timeout_ms / 1000)
+                self.backends[key] = backend
+            engine = self.engines[settings] = make_engine(settings, backend)
+        return engine
+
+    def _prepare(self, index: int, number: int, raw: str) -> tuple[Any, Settings,
+                                                                    CompletionRequest]:
+        try:
+            obj = json.loads(raw)
+        except ValueError as exc:
+            raise InputError(f"line {number}: not valid JSON ({exc})") from None
+        if not isinstance(obj, dict):
+            raise InputError(f"line {number}: expected a JSON object")
+        rid = obj.get("id", number)
+        unknown = sorted(set(obj) - _FIELDS)
+        if unknown:
+            raise _Tagged(rid, InputError(f"line {number}: unknown field(s) {unknown}; "
+                                          f"expected {sorted(_FIELDS)}"))
+        try:
+            return rid, *self._request(index, number, obj)
+        except DeepSeekError as err:
+            raise _Tagged(rid, err) from None
+
+    def _request(self, index: int, number: int,
+                 obj: dict[str, Any]) -> tuple[Settings, CompletionRequest]:
+        extra = obj.get("settings")
+        if extra is not None and not isinstance(extra, dict):
+            raise SettingsError([f"line {number}: `settings` must be an object"])
+        settings = overlay(extra or {}, self.settings, f"line {number}") if extra \
+            else self.settings
+        language = obj.get("language")
+        if language is not None and not isinstance(language, str):
+            raise InputError(f"line {number}: `language` must be a string")
+        if "file" in obj:
+            name, line, column = obj["file"], obj.get("line"), obj.get("column")
+            if not isinstance(name, str) or not name:
+                raise InputError(f"line {number}: `file` must be a path")
+            if not (isinstance(line, int) and isinstance(column, int)
+                    and _whole(line) and _whole(column)):
+                raise InputError(f"line {number}: `line` and `column` (1-based whole numbers) "
+                                 "are needed with `file`")
+            text = read_text_file(name).text
+            offset = offset_of(text, line, column, name)
+            uri = uri_for(Path(name), tag=f"batch-{index}")
+            language = language or guess_language(name)
+        elif "prefix" in obj:
+            prefix, suffix = obj["prefix"], obj.get("suffix", "")
+            if not isinstance(prefix, str) or not isinstance(suffix, str):
+                raise InputError(f"line {number}: `prefix` and `suffix` must be strings")
+            text, offset = prefix + suffix, len(prefix)
+            uri = f"untitled:batch-{index}"
+        else:
+            raise InputError(f"line {number}: give `file` + `line` + `column`, or `prefix` "
+                             "(+ `suffix`)")
+        if not settings.api_key:
+            raise MissingKeyError()
+        req = CompletionRequest(uri, text, offset, language_id=language or "plaintext",
+                                invoked=True)
+        return settings, req
+
+    async def _process(self, index: int) -> str:
+        number, raw = self.jobs[index]
+        rid: Any = number
+        try:
+            rid, settings, req = self._prepare(index, number, raw)
+            if self.fatal is not None:
+                raise self.fatal
+            engine = self._engine(settings)
+            result = await with_retries(lambda: run_once(engine, req))
+        except _Tagged as tagged:
+            return self._failed(tagged.rid, tagged.error)
+        except DeepSeekError as err:
+            return self._failed(rid, err)
+        outcome = outcome_of(result)
+        t = self.totals
+        t.done += 1
+        t.empty += not outcome.text
+        t.cache_hit += outcome.usage.cache_hit_tokens
+        t.cache_miss += outcome.usage.cache_miss_tokens
+        t.output += outcome.usage.completion_tokens
+        t.cost += outcome.cost_usd
+        return json.dumps({"id": rid, **outcome_json(outcome, req.text, req.offset)},
+                          ensure_ascii=False)
+
+    def _failed(self, rid: Any, err: DeepSeekError) -> str:
+        if isinstance(err, MissingKeyError | AuthError | BalanceError) and self.fatal is None:
+            self.fatal = err  # every later request would fail the same way: do not send them
+        self.totals.failed += 1
+        self.totals.codes.add(exit_code(err))
+        return json.dumps({"id": rid, "error": {"kind": err.kind, "message": err.user_message}},
+                          ensure_ascii=False)
+
+    # --- the run -----------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        out = sys.stdout.buffer
+        wrote = False
+        while self.written < len(self.results) and self.results[self.written] is not None:
+            out.write((self.results[self.written] or "").encode("utf-8") + b"\n")
+            self.written += 1
+            wrote = True
+        if wrote:
+            out.flush()
+
+    async def _worker(self) -> None:
+        while self.next_job < len(self.jobs):
+            index = self.next_job
+            self.next_job += 1
+            self.results[index] = await self._process(index)
+            self._flush()
+            if self.bar is not None:
+                self.bar.update(1)
+
+    def _flush_interrupted(self) -> None:
+        """Keep order: unfinished requests before the last finished one become error lines."""
+        last = max((i for i, r in enumerate(self.results) if r is not None), default=-1)
+        for i in range(self.written, last + 1):
+            if self.results[i] is None:
+                number, raw = self.jobs[i]
+                rid: Any = number
+                try:
+                    obj = json.loads(raw)
+                    if isinstance(obj, dict):
+                        rid = obj.get("id", number)
+                except ValueError:
+                    pass
+                self.results[i] = json.dumps({"id": rid, "error": {
+                    "kind": "interrupted", "message": "interrupted before it finished"}})
+        self._flush()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        stopped_by: list[int] = []
+        workers = [asyncio.ensure_future(self._worker())
+                   for _ in range(min(self.concurrency, len(self.jobs)))]
+
+        def stop(signum: int) -> None:
+            if not stopped_by:
+                stopped_by.append(signum)
+                for w in workers:
+                    w.cancel()
+
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop, sig)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+                pass
+        self.bar = tqdm(total=len(self.jobs), file=sys.stderr, unit="req", leave=False,
+                        disable=not sys.stderr.isatty())
+        try:
+            results = await asyncio.gather(*workers, return_exceptions=True)
+            for r in results:
+                if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
+                    raise r
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            self.bar.close()
+            if stopped_by:
+                self._flush_interrupted()
+            for engine in self.engines.values():
+                await engine.aclose()
+            for backend in self.backends.values():
+                await backend.aclose()
+            self._summary(time.monotonic() - started, interrupted=bool(stopped_by))
+        if stopped_by:
+            return EXIT_INTERRUPTED if stopped_by[0] == signal.SIGINT else 128 + stopped_by[0]
+        codes = self.totals.codes
+        for code in (EXIT_KEY, EXIT_BACKEND, EXIT_USAGE):
+            if code in codes:
+                return code
+        return EXIT_OK
+
+    def _summary(self, seconds: float, *, interrupted: bool) -> None:
+        t = self.totals
+        tokens = t.cache_hit + t.cache_miss + t.output
+        head = "interrupted: " if interrupted else ""
+        say(f"{PROG}: {head}{t.done} done ({t.empty} with nothing to suggest), {t.failed} failed"
+            f" of {len(self.jobs)}; {tokens:,} tokens (prompt {t.cache_hit:,} cache hit + "
+            f"{t.cache_miss:,} miss, {t.output:,} output); ${t.cost:.6f}; {seconds:.1f} s")
+
+
+class _Tagged(Exception):
+    """An error for a request whose id is already known."""
+
+    def __init__(self, rid: Any, error: DeepSeekError) -> None:
+        super().__init__(error.user_message)
+        self.rid = rid
+        self.error = error
+
+
+def run_batch(source: str, settings: Settings, *, concurrency: int) -> int:
+    """Run the requests in ``source`` (a JSON-lines file, or ``-`` for stdin)."""
+    try:
+        if source == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            data = Path(source).read_bytes()
+    except OSError as exc:
+        say(f"{PROG}: cannot read {source}: {exc.strerror or exc}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    try:
+        lines = data.decode("utf-8-sig").split("\n")  # not splitlines: U+2028 is valid JSON
+    except UnicodeDecodeError as exc:
+        say(f"{PROG}: {source} is not UTF-8 JSON lines ({exc})")
+        return EXIT_USAGE
+    if not settings.api_key:
+        say(f"{PROG}: {MissingKeyError().user_message}")
+        return EXIT_KEY
+    try:
+        return asyncio.run(Batch(lines, settings, concurrency).run())
+    except KeyboardInterrupt:  # a second Ctrl-C, or no signal handler (Windows)
+        return EXIT_INTERRUPTED
