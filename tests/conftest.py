@@ -50,6 +50,7 @@ class Session:
         self.stderr_path = stderr_path
         self.versions: dict[str, int] = {}
         self.texts: dict[str, str] = {}
+        self.capabilities = lsp.ServerCapabilities()
 
     @property
     def messages(self) -> list[lsp.ShowMessageParams]:
@@ -119,10 +120,12 @@ async def lsp_session(tmp_path: Path, base_url: str, *, key: str | None = TEST_K
     caps = client_capabilities("visual-studio-code")
     if position_encodings is not None:
         caps.general = lsp.GeneralClientCapabilities(position_encodings=position_encodings)
-    await client.initialize_session(lsp.InitializeParams(
-        capabilities=caps, initialization_options=init_options or {"debounceMs": 0},
+    init_result = await client.initialize_session(lsp.InitializeParams(
+        capabilities=caps,
+        initialization_options={"debounceMs": 0, "invokedSuggestions": 1, **(init_options or {})},
         root_uri=tmp_path.as_uri()))
     session = Session(client, stderr_path)
+    session.capabilities = init_result.capabilities
     try:
         yield session
     finally:

@@ -83,9 +83,9 @@ class TypeThrough:
             return None
         if text[offset:offset + _GUARD] != shown.text[o:o + _GUARD]:
             return None
-        typed = text[o:offset]
         if typed_len == 0:
-            return shown.items
+            return None  # the very same state: the exact cache answers it
+        typed = text[o:offset]
         rest = tuple(
             Suggestion(s.text[typed_len:], s.replace)
             for s in shown.items
