@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from lsprotocol import types as lsp
 
-from deepseek_fim_lsp.emulator import Emulator, Reply
-
 from conftest import TEST_KEY, Session, lsp_session
+from deepseek_fim_lsp.emulator import Emulator, Reply
 
 URI = "file:///work/example.py"
 

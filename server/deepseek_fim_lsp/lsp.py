@@ -321,3 +321,4 @@ async def shutdown(ls: FimLanguageServer, params: Any) -> None:
 def serve() -> None:
     """Speak LSP over stdin/stdout until the client says exit."""
     server.start_io()
+from . import lsp_actions  # noqa: E402,F401  (registers code actions)

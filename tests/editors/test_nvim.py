@@ -213,3 +213,76 @@ def test_toggle_off_stops_requests(tmp_path: Path, emulator: Emulator, renderer:
     assert result["server_enabled_after_on"] is True
     assert result["statusline_on"] == "DeepSeek: ready"
     assert len(fim_requests(emulator)) > seen["off"]
+
+
+def test_statusline_follows_status_notifications(tmp_path: Path, emulator: Emulator) -> None:
+    emulator.script(Reply(status=401))
+    emulator.add_rule(Rule(reply=Reply(text="'hi')")))
+    result = run_case("case_status.lua", tmp_path, emulator)
+    assert result["statusline_before"] == "DeepSeek: idle"
+    assert result["statusline_ready"] == "DeepSeek: ready"
+    assert result["statusline_error"] == "DeepSeek: error"
+    assert "401" in result["status_error"]["message"]
+    assert result["user_events"] >= 1
+    messages = [n["msg"] for n in result["notifications"]]
+    status_msg = next(m for m in messages if m.startswith("deepseek-fim: server"))
+    assert "server error" in status_msg and "401" in status_msg
+    stats_msg = next(m for m in messages if m.startswith("deepseek-fim: stats"))
+    assert "Model: deepseek-v4-flash (reachable)" in stats_msg
+    assert "Session: " in stats_msg and "Last error: " in stats_msg
+
+
+def test_checkhealth_reports_binary_key_server_and_model(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    emulator.add_rule(Rule(reply=Reply(text=" + 1")))
+    result = run_case("case_health.lua", tmp_path, emulator)
+    report = "\n".join(result["report"])
+    assert f"server binary `deepseek-fim-lsp` found: {SERVER}" in report
+    assert "API key: set (environment variable DEEPSEEK_API_KEY)" in report
+    assert "server running" in report and "attached to 1 buffer(s)" in report
+    assert "server offers inline completion" in report
+    assert "model `deepseek-v4-flash` reachable" in report
+    assert "ERROR" not in report and "WARNING" not in report
+
+
+def test_missing_server_is_reported_once_without_errors(tmp_path: Path) -> None:
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    result = run_case(
+        "case_missing_server.lua",
+        tmp_path,
+        None,
+        path_dirs=[empty_bin],
+        env={"DEEPSEEK_API_KEY": KEY},
+    )
+    messages = [n["msg"] for n in result["notifications"]]
+    assert len(messages) == 1, messages
+    assert "`deepseek-fim-lsp` was not found on PATH" in messages[0]
+    assert "pipx install deepseek-fim-lsp" in messages[0]
+    assert result["clients"] == 0
+    assert result["lines"] == ["hello\t"]
+    assert result["statusline"] == "DeepSeek: not installed"
+    report = "\n".join(result["report"])
+    assert "server binary `deepseek-fim-lsp` not found" in report
+
+
+@pytest.mark.parametrize("renderer", ["native", "fallback"])
+def test_next_previous_accept_and_dismiss(tmp_path: Path, renderer: str) -> None:
+    # The server asks for alternatives at rising temperatures; answer by temperature.
+    words = {0.0: "alpha", 0.4: "beta", 0.8: "gamma"}
+
+    def responder(body: dict[str, Any]) -> str:
+        return words.get(round(float(body.get("temperature", 0.0)), 1), "delta")
+
+    emu = Emulator(api_keys=(KEY,), fim_responder=responder).start()
+    try:
+        result = run_case("case_cycle.lua", tmp_path, emu, env={"DSF_RENDERER": renderer})
+    finally:
+        emu.stop()
+    assert result["first"] == "alpha"
+    assert [s.split("  (")[0] for s in result["seen"]] == ["beta", "gamma", "beta"]
+    assert result["seen"][0].endswith("(2/3)")
+    assert result["accepted_line"] == "value = beta"
+    assert result["after_dismiss"] is None
+    assert result["lines"] == ["value = beta", "other = "]

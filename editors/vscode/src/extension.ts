@@ -42,6 +42,8 @@ class Controller {
   private readonly output: vscode.LogOutputChannel;
   private readonly item: vscode.StatusBarItem;
   private starting: Promise<void> | undefined;
+  /** Whether the current server has sent a status yet (then ours must not overwrite it). */
+  private serverSpoke = false;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.output = vscode.window.createOutputChannel('DeepSeek FIM', { log: true });
@@ -159,18 +161,20 @@ class Controller {
     };
     const client = new LanguageClient('deepseekFim', 'DeepSeek FIM', serverOptions, clientOptions);
     this.client = client;
+    this.serverSpoke = false;
     client.onNotification('deepseekFim/status', (params: unknown) => {
       const status = parseStatus(params);
       if (!status) {
         return;
       }
+      this.serverSpoke = true;
       const active = vscode.window.activeTextEditor?.document.uri.toString();
       if (appliesTo(status, active)) {
         this.setState(status.state, status.message);
       }
     });
     client.onDidChangeState((event) => {
-      if (event.newState === State.Running) {
+      if (event.newState === State.Running && !this.serverSpoke) {
         this.setState('ready', 'Language server running');
       } else if (event.newState === State.Stopped && this.client === client) {
         this.setState('stopped');

@@ -36,6 +36,7 @@ local AUTOMATIC, INVOKED = 2, 1
 ---@field index integer
 ---@field shown deepseek_fim.Shown|nil
 ---@field augroup integer
+---@field overlay boolean only shows alternatives over the native renderer
 
 ---@type table<integer, deepseek_fim.GhostBuf>
 local bufs = {}
@@ -275,6 +276,15 @@ local function on_change(bufnr)
   if not st or not active(bufnr) then
     return
   end
+  if st.overlay then
+    -- Alternatives shown over the native renderer last until the next edit or move;
+    -- then Neovim's own inline completion takes over again.
+    if st.shown and not M.visible(bufnr) then
+      cancel(st)
+      M.clear(bufnr)
+    end
+    return
+  end
   if st.shown then
     if type_through(bufnr, st) then
       return
@@ -284,14 +294,17 @@ local function on_change(bufnr)
   schedule(bufnr, st)
 end
 
+--- Start drawing suggestions in `bufnr`. With `overlay`, the buffer is driven by the native
+--- renderer and this one only shows the alternatives asked for with next/previous.
 ---@param bufnr integer
-function M.attach(bufnr)
+---@param overlay? boolean
+function M.attach(bufnr, overlay)
   if bufs[bufnr] then
     return
   end
   local group = api.nvim_create_augroup('deepseek_fim.ghost.' .. bufnr, { clear = true })
   ---@type deepseek_fim.GhostBuf
-  local st = { items = {}, index = 1, augroup = group }
+  local st = { items = {}, index = 1, augroup = group, overlay = overlay == true }
   bufs[bufnr] = st
   api.nvim_create_autocmd({ 'InsertEnter', 'CursorMovedI', 'TextChangedI', 'TextChangedP' }, {
     group = group,
@@ -403,21 +416,24 @@ function M.dismiss()
 end
 
 --- Cycle through the alternatives; with one or none, ask the server for more (invoked).
+--- `showing_one`: a suggestion is on screen (maybe drawn by the native renderer), so the
+--- answer is shown from the next/previous alternative rather than the first.
 ---@param count integer
+---@param showing_one? boolean
 ---@return boolean
-function M.select(count)
+function M.select(count, showing_one)
   local bufnr = api.nvim_get_current_buf()
   local st = bufs[bufnr]
   if not st or not active(bufnr, true) then
     return false
   end
-  local n = #st.items
-  if n > 1 and M.visible(bufnr) then
+  local n = M.visible(bufnr) and #st.items or 0
+  if n > 1 then
     st.index = ((st.index - 1 + count) % n) + 1
     show(bufnr, st, ('  (%d/%d)'):format(st.index, n))
     return true
   end
-  request(bufnr, INVOKED, n == 1 and count or 0)
+  request(bufnr, INVOKED, (n == 1 or showing_one) and count or 0)
   return true
 end
 

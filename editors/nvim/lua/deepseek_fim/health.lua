@@ -70,7 +70,8 @@ function M.check()
   local bufs = vim.lsp.get_buffers_by_client_id(client.id)
   health.ok(('server running (client id %d), attached to %d buffer(s)'):format(client.id, #bufs))
   local s = state.status
-  local status = ('status: %s%s'):format(s.state, s.message ~= '' and (' — ' .. s.message) or '')
+  local detail = (s.message ~= '' and s.message ~= s.state) and (' — ' .. s.message) or ''
+  local status = ('status: %s%s'):format(s.state, detail)
   if s.state == 'error' then
     health.warn(status)
   else

@@ -13,12 +13,8 @@ local M = {}
 
 local GROUP = 'deepseek_fim'
 
----@return table renderer module
-local function renderer()
-  if state.renderer == 'native' then
-    return require('deepseek_fim.native')
-  end
-  return require('deepseek_fim.ghost')
+local function render()
+  return require('deepseek_fim.render')
 end
 
 --- Start rendering suggestions in a buffer our client just attached to.
@@ -28,7 +24,7 @@ local function on_attach(bufnr)
     return
   end
   if state.enabled then
-    renderer().attach(bufnr)
+    render().attach(bufnr)
   end
 end
 
@@ -57,11 +53,11 @@ function M.setup(opts)
   local native = require('deepseek_fim.native')
   local previous_renderer = state.configured and state.renderer or nil
   state.renderer = (not options.fallback and native.available()) and 'native' or 'fallback'
-  if previous_renderer and previous_renderer ~= state.renderer then
-    local old = previous_renderer == 'native' and native or require('deepseek_fim.ghost')
+  if previous_renderer then
+    -- setup() again: start clean, buffers are re-attached below with the new options.
     for _, client in ipairs(vim.lsp.get_clients({ name = 'deepseek_fim' })) do
       for _, b in ipairs(vim.lsp.get_buffers_by_client_id(client.id)) do
-        old.detach(b)
+        render().detach(b)
       end
     end
   end
@@ -80,7 +76,7 @@ function M.setup(opts)
       local attached = client.get(ev.buf)
       if attached and not client.wants(ev.buf) then
         -- The filetype changed to one the user excluded.
-        renderer().detach(ev.buf)
+        render().detach(ev.buf)
         vim.lsp.buf_detach_client(ev.buf, attached.id)
         return
       end
@@ -101,7 +97,7 @@ function M.setup(opts)
     callback = function(ev)
       local c = vim.lsp.get_client_by_id(ev.data.client_id)
       if c and c.name == client.name then
-        renderer().detach(ev.buf)
+        render().detach(ev.buf)
       end
     end,
   })
@@ -129,7 +125,7 @@ function M.toggle(enabled)
   state.enabled = enabled
   local client_mod = require('deepseek_fim.client')
   local client = client_mod.get()
-  local r = renderer()
+  local r = render()
   if client then
     for _, b in ipairs(vim.lsp.get_buffers_by_client_id(client.id)) do
       if enabled then
@@ -177,31 +173,28 @@ end
 --- Whether a suggestion is shown in the current buffer.
 ---@return boolean
 function M.is_visible()
-  return renderer().visible(api.nvim_get_current_buf())
+  return render().visible(api.nvim_get_current_buf())
 end
 
---- Accept the shown suggestion, for your own mappings. Returns false when nothing was shown.
---- Call it from an expr mapping (native renderer) or a <Cmd>/function mapping.
+--- Accept the shown suggestion, for your own mappings (a function or <Cmd> mapping, not an
+--- expr one). Returns false when nothing was shown.
 ---@param kind? 'all'|'line'|'word'
 ---@return boolean
 function M.accept(kind)
-  if not M.is_visible() then
-    return false
-  end
-  return renderer().accept(kind or 'all')
+  return render().accept(kind or 'all')
 end
 
 --- Hide the shown suggestion.
 ---@return boolean
 function M.dismiss()
-  return renderer().dismiss()
+  return render().dismiss()
 end
 
 --- Show the next (count > 0) or previous suggestion.
 ---@param count integer
 ---@return boolean
 function M.select(count)
-  return renderer().select(count)
+  return render().select(count)
 end
 
 --- Send new server settings (section `deepseekFim`) to the running server.

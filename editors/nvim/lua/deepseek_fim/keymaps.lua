@@ -13,14 +13,6 @@ local DESC = 'deepseek-fim: '
 ---@type table<string, table|false>  lhs -> the global insert mapping we replaced
 local previous = {}
 
----@return table renderer module (native or ghost)
-local function renderer()
-  if state.renderer == 'native' then
-    return require('deepseek_fim.native')
-  end
-  return require('deepseek_fim.ghost')
-end
-
 --- A completion menu (built-in, nvim-cmp or blink.cmp) owns <Tab> while it is open.
 ---@return boolean
 function M.menu_visible()
@@ -92,12 +84,6 @@ local function fall_through(lhs)
   return termcodes(lhs)
 end
 
---- The edit itself, run from a <Cmd> mapping so it is outside the expr textlock.
----@param kind 'all'|'line'|'word'
-function M._accept(kind)
-  renderer().accept(kind)
-end
-
 ---@param kind 'all'|'line'|'word'
 ---@param lhs string
 ---@return string
@@ -105,17 +91,9 @@ local function accept_expr(kind, lhs)
   if not state.enabled or M.menu_visible() or (kind == 'all' and snippet_active()) then
     return fall_through(lhs)
   end
-  local bufnr = api.nvim_get_current_buf()
-  local r = renderer()
-  if state.renderer == 'native' then
-    -- vim.lsp.inline_completion.get() is made for expr mappings (it defers the edit).
-    if r.visible(bufnr) and r.accept(kind) then
-      return ''
-    end
-    return fall_through(lhs)
-  end
-  if r.visible(bufnr) then
-    return termcodes(("<Cmd>lua require('deepseek_fim.keymaps')._accept('%s')<CR>"):format(kind))
+  local keys = require('deepseek_fim.render').accept_expr(kind)
+  if keys then
+    return termcodes(keys)
   end
   return fall_through(lhs)
 end
@@ -132,19 +110,20 @@ local actions = {
     return accept_expr('word', lhs)
   end,
   next = function(lhs)
-    if state.enabled and renderer().select(1) then
+    if state.enabled and require('deepseek_fim.render').select(1) then
       return ''
     end
     return fall_through(lhs)
   end,
   prev = function(lhs)
-    if state.enabled and renderer().select(-1) then
+    if state.enabled and require('deepseek_fim.render').select(-1) then
       return ''
     end
     return fall_through(lhs)
   end,
   dismiss = function(lhs)
-    if renderer().visible(api.nvim_get_current_buf()) and renderer().dismiss() then
+    local render = require('deepseek_fim.render')
+    if render.visible(api.nvim_get_current_buf()) and render.dismiss() then
       return ''
     end
     return fall_through(lhs)

@@ -125,14 +125,4 @@ function M.dismiss()
   return vim.lsp.inline_completion.get({ on_accept = function() end })
 end
 
----@param count integer
----@return boolean
-function M.select(count)
-  if not M.visible(api.nvim_get_current_buf()) then
-    return false
-  end
-  vim.lsp.inline_completion.select({ count = count })
-  return true
-end
-
 return M
