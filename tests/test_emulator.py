@@ -120,6 +120,12 @@ def test_prefix_cache_properties(a: str, b: str, c: str) -> None:
     assert cache.lookup_and_store("other-model", a + c) == 0
 
 
+@settings(max_examples=100, deadline=None)
+@given(text=st.text(max_size=200))
+def test_split_chunks_rejoins_any_text(text: str) -> None:
+    assert "".join(split_chunks(text)) == text
+
+
 @settings(max_examples=60, deadline=None)
 @given(raw=texts, stop=st.sampled_from(["", "a", "\n", "中"]), max_tokens=st.integers(1, 50))
 def test_apply_limits_properties(raw: str, stop: str, max_tokens: int) -> None:

@@ -3,6 +3,14 @@ validation and default answers.
 
 Kept apart from the HTTP server in ``emulator.py`` so the rules that tests assert on
 (token counts, cache hits, which body gets which status) can be read in one place.
+
+Status choices where the docs leave room (§5): malformed JSON → 400 plain text ("Failed to
+parse the request body as JSON"); a missing field or a wrong JSON type → 422 plain text
+("Failed to deserialize the JSON body into the target type: …", the 2024-25 behaviour);
+a value out of range (temperature, top_p, >16 stops, logprobs, FIM max_tokens > 4096,
+penalties, stream_options without stream) → 422 with the JSON envelope; unknown model →
+400 "Model Not Exist"; unknown chat role, empty messages, bad tool names, prefix
+completion outside /beta and thinking-mode tool rules → 400 with the envelope.
 """
 
 from __future__ import annotations
