@@ -187,6 +187,9 @@ class DeepSeekBackend:
             detail = _error_message(response.text)
         except httpx.HTTPError:
             detail = ""
+        if 300 <= status < 400:
+            raise RequestRejected(status, "the API answered with a redirect, which is not "
+                                          "followed (check `deepseekFim.baseUrl`)")
         if status == 401:
             raise AuthError(detail)
         if status == 402:
