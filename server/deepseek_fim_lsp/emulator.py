@@ -25,7 +25,6 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,7 +44,6 @@ from ._emulator_http import (
 from ._emulator_model import (
     DEFAULT_REASONING,
     ApiError,
-    Generated,
     PrefixCache,
     apply_limits,
     chat_input,
@@ -53,13 +51,11 @@ from ._emulator_model import (
     count_tokens,
     default_chat_text,
     default_fim_text,
-    fake_logprobs,
-    fit_chunks,
-    split_chunks,
     thinking_enabled,
     validate_chat,
     validate_fim,
 )
+from ._emulator_payloads import Plan, full_object, pieces, stream_objects
 
 __all__ = ["Emulator", "LoggedRequest", "Reply", "Rule", "count_tokens", "emulate_main"]
 
@@ -214,20 +210,6 @@ def mask_key(key: str) -> str:
 
 
 # --------------------------------------------------------------------------- the emulator
-
-
-@dataclass
-class _Plan:
-    """Everything needed to send one completion answer."""
-
-    kind: str  # fim | chat
-    body: dict[str, Any]
-    reply: Reply
-    gen: Generated
-    reasoning: str | None
-    usage: dict[str, Any]
-    stream: bool
-    include_usage: bool
 
 
 class Emulator:
@@ -572,7 +554,7 @@ class Emulator:
                 "error"]["message"], plain=reply.plain_text_error,
                 type_=error_envelope(reply.status)["error"]["type"])
         plan = self._plan(kind, body, reply)
-        await self._send_completion(conn, entry, plan)
+        await self._send_completion(conn, entry, reply, plan)
         return 0, None, None
 
     async def _delay_error(self, entry: LoggedRequest, reply: Reply) -> None:
@@ -613,7 +595,7 @@ class Emulator:
             prompt, suffix = chat_prompt(body), ""
         return self._pick_reply(kind, prompt, suffix) or Reply()
 
-    def _plan(self, kind: str, body: dict[str, Any], reply: Reply) -> _Plan:
+    def _plan(self, kind: str, body: dict[str, Any], reply: Reply) -> Plan:
         model_input = body["prompt"] + (body.get("suffix") or "") if kind == "fim" \
             else chat_input(body)
         if reply.text is not None:
@@ -651,12 +633,13 @@ class Emulator:
         if kind == "chat":
             usage["prompt_tokens_details"] = {"cached_tokens": hit}
         so = body.get("stream_options") or {}
-        return _Plan(kind, body, reply, gen, reasoning, usage, bool(body.get("stream")),
-                     bool(so.get("include_usage")))
+        return Plan(kind, body, gen, reasoning, usage, bool(body.get("stream")),
+                    bool(so.get("include_usage")), reply.tool_calls, reply.chunks,
+                    reply.usage_placement)
 
     # ----------------------------------------------------------------- sending answers
-    async def _send_completion(self, conn: Conn, entry: LoggedRequest, plan: _Plan) -> None:
-        reply = plan.reply
+    async def _send_completion(self, conn: Conn, entry: LoggedRequest, reply: Reply,
+                               plan: Plan) -> None:
         first_ms = reply.first_token_ms if reply.first_token_ms is not None else \
             self.first_token_ms
         chunk_ms = reply.per_chunk_ms if reply.per_chunk_ms is not None else self.per_chunk_ms
@@ -682,23 +665,23 @@ class Emulator:
             self._hanging.add(id(entry))
             await asyncio.Event().wait()
         if not plan.stream:  # a whole answer takes as long as streaming it would
-            first_ms += chunk_ms * max(0, len(self._pieces(plan)) - 1)
+            first_ms += chunk_ms * max(0, len(pieces(plan)) - 1)
         if first_ms:
             await asyncio.sleep(first_ms / 1000)
         entry.usage = plan.usage
         if not plan.stream and not head_sent:
-            await self._send_json(conn, 200, self._full_object(plan), entry=entry)
+            await self._send_json(conn, 200, full_object(plan), entry=entry)
             return
         if not plan.stream:
             self._finish(entry, "completed")
-            await conn.write(chunk_bytes(json_bytes(self._full_object(plan))) + END_CHUNKS)
+            await conn.write(chunk_bytes(json_bytes(full_object(plan))) + END_CHUNKS)
             return
         await head()
         if reply.garbage_lines:
             raw = "".join(line + "\n" for line in reply.garbage_lines) + "\n"
             await conn.send_chunk(raw.encode("utf-8"))
         sent = 0
-        for i, obj in enumerate(self._stream_objects(plan)):
+        for i, obj in enumerate(stream_objects(plan)):
             if reply.cut_after_chunks is not None and sent >= reply.cut_after_chunks:
                 conn.writer.transport.abort()
                 conn.eof = True
@@ -713,91 +696,6 @@ class Emulator:
             raise Cut
         self._finish(entry, "completed")  # before the last write: the client may be quicker
         await conn.write(chunk_bytes(b"data: [DONE]\n\n") + END_CHUNKS)
-
-    def _base(self, plan: _Plan, obj_type: str) -> dict[str, Any]:
-        return {"id": ("cmpl-" if plan.kind == "fim" else "chatcmpl-") + uuid.uuid4().hex,
-                "object": obj_type, "created": int(time.time()), "model": plan.body["model"],
-                "system_fingerprint": "fp_emulator"}
-
-    def _output_text(self, plan: _Plan) -> str:
-        if plan.kind == "fim" and plan.body.get("echo"):
-            return str(plan.body["prompt"]) + plan.gen.text
-        return plan.gen.text
-
-    def _tool_calls(self, plan: _Plan) -> list[dict[str, Any]]:
-        out = []
-        for i, tc in enumerate(plan.reply.tool_calls or []):
-            fn = dict(tc.get("function") or {})
-            args = fn.get("arguments", tc.get("arguments", "{}"))
-            out.append({"id": tc.get("id") or f"call_{i}_{uuid.uuid4().hex[:8]}",
-                        "type": "function",
-                        "function": {"name": fn.get("name", tc.get("name", "")),
-                                     "arguments": args if isinstance(args, str)
-                                     else json.dumps(args)}})
-        return out
-
-    def _full_object(self, plan: _Plan) -> dict[str, Any]:
-        text = self._output_text(plan)
-        if plan.kind == "fim":
-            lp = plan.body.get("logprobs")
-            choice: dict[str, Any] = {
-                "index": 0, "text": text, "finish_reason": plan.gen.finish_reason,
-                "logprobs": fake_logprobs(split_chunks(text), lp, 0) if lp is not None else None}
-            return {**self._base(plan, "text_completion"), "choices": [choice],
-                    "usage": plan.usage}
-        msg: dict[str, Any] = {"role": "assistant", "content": text}
-        if plan.reasoning is not None:
-            msg["reasoning_content"] = plan.reasoning
-        if plan.reply.tool_calls:
-            msg["tool_calls"] = self._tool_calls(plan)
-        choice = {"index": 0, "message": msg, "finish_reason": plan.gen.finish_reason,
-                  "logprobs": self._chat_logprobs(plan, text)}
-        return {**self._base(plan, "chat.completion"), "choices": [choice], "usage": plan.usage}
-
-    def _chat_logprobs(self, plan: _Plan, text: str) -> dict[str, Any] | None:
-        if not plan.body.get("logprobs"):
-            return None
-        return {"content": [{"token": t, "logprob": -0.01, "bytes": list(t.encode()),
-                             "top_logprobs": []} for t in split_chunks(text)]}
-
-    def _pieces(self, plan: _Plan) -> list[str]:
-        text = self._output_text(plan)
-        if plan.reply.chunks is not None:
-            return fit_chunks(plan.reply.chunks, text)
-        return split_chunks(text)
-
-    def _stream_objects(self, plan: _Plan) -> list[dict[str, Any]]:
-        """All SSE data objects of a streamed answer, in order (without ``[DONE]``)."""
-        base = self._base(plan, "text_completion" if plan.kind == "fim" else
-                          "chat.completion.chunk")
-        finish = plan.gen.finish_reason
-        objs: list[dict[str, Any]] = []
-        if plan.kind == "fim":
-            for piece in ["", *self._pieces(plan)]:
-                objs.append({**base, "choices": [{"index": 0, "text": piece,
-                                                  "finish_reason": None, "logprobs": None}]})
-        else:
-            deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
-            if plan.reasoning is not None:
-                deltas[0]["reasoning_content"] = ""
-                deltas += [{"content": None, "reasoning_content": p}
-                           for p in split_chunks(plan.reasoning)]
-            deltas += [{"content": p} for p in self._pieces(plan)]
-            if plan.reply.tool_calls:
-                deltas += [{"tool_calls": [{"index": i, **tc}]}
-                           for i, tc in enumerate(self._tool_calls(plan))]
-            for d in deltas:
-                objs.append({**base, "choices": [{"index": 0, "delta": d,
-                                                  "finish_reason": None, "logprobs": None}]})
-        objs[-1]["choices"][0]["finish_reason"] = finish
-        for o in objs:
-            o["usage"] = None
-        if plan.include_usage:
-            if plan.reply.usage_placement == "last_chunk":
-                objs[-1]["usage"] = plan.usage
-            else:
-                objs.append({**base, "choices": [], "usage": plan.usage})
-        return objs
 
     # ----------------------------------------------------------------- control endpoints
     async def _control(self, conn: Conn, req: HttpRequest) -> None:
