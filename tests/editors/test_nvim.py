@@ -86,52 +86,62 @@ def run_case(
         full_env["DEEPSEEK_BASE_URL"] = emu.base_url
         full_env["DEEPSEEK_API_KEY"] = KEY
     full_env.update(env or {})
-    proc = subprocess.Popen(
+    lines: queue.Queue[bytes | None] = queue.Queue()
+    err_chunks: list[bytes] = []
+    result: dict[str, Any] | None = None
+    with subprocess.Popen(
         [str(NVIM), "--headless", "--clean", "-u", "NONE", "-S", str(CASES / case)],
         cwd=work,
         env=full_env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-    )
-    lines: queue.Queue[bytes | None] = queue.Queue()
+    ) as proc:
+        out, err = proc.stdout, proc.stderr
+        assert out is not None and err is not None
 
-    def pump() -> None:
-        assert proc.stdout is not None
-        for raw in iter(proc.stdout.readline, b""):
-            lines.put(raw)
-        lines.put(None)
+        def pump_out() -> None:
+            for raw in iter(out.readline, b""):
+                lines.put(raw)
+            lines.put(None)
 
-    threading.Thread(target=pump, daemon=True).start()
-    result: dict[str, Any] | None = None
-    deadline = time.monotonic() + 20
-    while True:
+        def pump_err() -> None:
+            err_chunks.append(err.read())
+
+        threads = [threading.Thread(target=f, daemon=True) for f in (pump_out, pump_err)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                raw = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                proc.kill()
+                break
+            if raw is None:
+                break
+            text = raw.decode("utf-8", "replace").strip()
+            if text.startswith("PHASE:"):
+                name = text[len("PHASE:") :]
+                if on_phase is not None:
+                    on_phase(name)
+                (work / f"{name}.go").write_text("go")
+            elif text.startswith("RESULT:"):
+                result = json.loads(text[len("RESULT:") :])
         try:
-            raw = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        except queue.Empty:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
             proc.kill()
-            break
-        if raw is None:
-            break
-        text = raw.decode("utf-8", "replace").strip()
-        if text.startswith("PHASE:"):
-            name = text[len("PHASE:") :]
-            if on_phase is not None:
-                on_phase(name)
-            (work / f"{name}.go").write_text("go")
-        elif text.startswith("RESULT:"):
-            result = json.loads(text[len("RESULT:") :])
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    stderr = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+            proc.wait()
+        for t in threads:
+            t.join(timeout=5)
+    stderr = b"".join(err_chunks).decode("utf-8", "replace")
     assert result is not None, f"no RESULT from {case} (exit {proc.returncode}); stderr:\n{stderr}"
     assert KEY not in json.dumps(result) and KEY not in stderr, "the API key leaked"
     assert "error" not in result, f"{case} failed: {result['error']}\nstderr:\n{stderr}"
     assert result["timeouts"] == [], f"{case} timed out waiting for {result['timeouts']}"
     assert proc.returncode == 0, f"{case} exited {proc.returncode}; stderr:\n{stderr}"
+    assert result["new_globals"] == [], "the plugin leaked Lua globals"
     assert "E5108" not in stderr and "Error" not in stderr, stderr
     return result
 
@@ -269,11 +279,11 @@ def test_missing_server_is_reported_once_without_errors(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("renderer", ["native", "fallback"])
 def test_next_previous_accept_and_dismiss(tmp_path: Path, renderer: str) -> None:
-    # The server asks for alternatives at rising temperatures; answer by temperature.
-    words = {0.0: "alpha", 0.4: "beta", 0.8: "gamma"}
-
+    # Alternatives are asked for at rising temperatures (0 for the automatic one, then
+    # higher); answer by temperature so each one is recognisable.
     def responder(body: dict[str, Any]) -> str:
-        return words.get(round(float(body.get("temperature", 0.0)), 1), "delta")
+        t = float(body.get("temperature", 0.0))
+        return "alpha" if t == 0 else "beta" if t <= 0.8 else "gamma"
 
     emu = Emulator(api_keys=(KEY,), fim_responder=responder).start()
     try:

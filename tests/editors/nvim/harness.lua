@@ -8,7 +8,20 @@ H.result = { timeouts = {}, notifications = {} }
 
 local co = nil
 
+-- Globals that exist before the plugin loads; the plugin must not add any.
+-- (`_` is leaked by Neovim's own treesitter injection code in 0.12-dev.)
+local globals_before = { _ = true }
+for k in pairs(_G) do
+  globals_before[k] = true
+end
+
 local function report_and_quit(code)
+  H.result.new_globals = {}
+  for k in pairs(_G) do
+    if not globals_before[k] then
+      table.insert(H.result.new_globals, tostring(k))
+    end
+  end
   io.stdout:write('\nRESULT:' .. vim.json.encode(H.result) .. '\n')
   io.stdout:flush()
   vim.cmd(code == 0 and 'qall!' or 'cquit! ' .. code)

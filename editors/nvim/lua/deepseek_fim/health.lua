@@ -59,6 +59,10 @@ function M.check()
   end
 
   local client = require('deepseek_fim.client').get()
+  if not client and state.server_missing then
+    health.info('server not running (its command was not found)')
+    return
+  end
   if not client then
     local why = state.last_exit and ('; the last one ' .. state.last_exit) or ''
     health.warn('server not running' .. why, {
