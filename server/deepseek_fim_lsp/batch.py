@@ -47,6 +47,7 @@ from .headless import (
     exit_code,
     outcome_json,
     read_text_file,
+    retry_delay_s,
     say,
 )
 
@@ -83,6 +84,7 @@ class Batch:
         self.backends: dict[tuple[str, str | None, int], Backend] = {}
         self.fatal: DeepSeekError | None = None
         self.bar: Any = None
+        self.retry_delay_s = retry_delay_s()
 
     # --- one request -------------------------------------------------------------------------
 
@@ -161,7 +163,8 @@ class Batch:
             if self.fatal is not None:
                 raise self.fatal
             engine = self._engine(settings)
-            result = await with_retries(lambda: run_once(engine, req))
+            result = await with_retries(lambda: run_once(engine, req),
+                                        base_delay_s=self.retry_delay_s)
         except _Tagged as tagged:
             return self._failed(tagged.rid, tagged.error)
         except DeepSeekError as err:

@@ -74,6 +74,14 @@ def exit_code(err: DeepSeekError) -> int:
     return EXIT_BACKEND
 
 
+def retry_delay_s() -> float:
+    """Base of the retry backoff (0.5 s; ``DEEPSEEK_FIM_RETRY_BASE_MS`` changes it, for tests)."""
+    try:
+        return max(0.0, float(os.environ.get("DEEPSEEK_FIM_RETRY_BASE_MS", "500")) / 1000)
+    except ValueError:
+        return 0.5
+
+
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -453,7 +461,8 @@ async def _complete_one(target: Target, settings: Settings,
     req = CompletionRequest(uri_for(target.name), target.text, target.offset,
                             language_id=language or guess_language(target.name), invoked=True)
     try:
-        return outcome_of(await with_retries(lambda: run_once(engine, req)))
+        return outcome_of(await with_retries(lambda: run_once(engine, req),
+                                             base_delay_s=retry_delay_s()))
     finally:
         await engine.aclose()
 
