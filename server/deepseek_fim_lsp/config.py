@@ -56,6 +56,9 @@ class Settings:
     """Token budget of the text after the cursor."""
     request_timeout_ms: int = 8000
     """Overall time a completion may take; what arrived by then is used."""
+    sliding_window: bool = False
+    """Slide the prompt window with every keystroke like most clients do (for comparisons:
+    it defeats DeepSeek's prefix cache, so it costs more)."""
     cache_size: int = 256
     """Number of answers kept in the completion cache (0 disables it)."""
     multiline: str = "auto"
@@ -199,6 +202,7 @@ _FIELDS: dict[str, tuple[str, Check]] = {
     "prefixTokens": ("prefix_tokens", _int(16, 100_000)),
     "suffixTokens": ("suffix_tokens", _int(0, 100_000)),
     "requestTimeoutMs": ("request_timeout_ms", _int(100, 120_000)),
+    "slidingWindow": ("sliding_window", _bool),
     "cacheSize": ("cache_size", _int(0, 100_000)),
     "multiline": ("multiline", _choice("auto", "always", "never")),
     "invokedSuggestions": ("invoked_suggestions", _int(1, 3)),

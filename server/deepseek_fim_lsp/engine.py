@@ -339,6 +339,7 @@ class Engine:
             req.text, req.offset, uri=req.uri, language_id=req.language_id,
             prefix_tokens=s.prefix_tokens, suffix_tokens=s.suffix_tokens,
             others=others, cross_file_tokens=s.cross_file_tokens if s.cross_file else 0,
+            sliding=s.sliding_window,
         )
         mode = choose_mode(window.prefix, window.suffix, s.multiline)  # type: ignore[arg-type]
         n = s.invoked_suggestions if req.invoked else 1
