@@ -296,3 +296,31 @@ def test_next_previous_accept_and_dismiss(tmp_path: Path, renderer: str) -> None
     assert result["accepted_line"] == "value = beta"
     assert result["after_dismiss"] is None
     assert result["lines"] == ["value = beta", "other = "]
+
+
+def test_settings_reach_the_server_and_can_change(tmp_path: Path, emulator: Emulator) -> None:
+    emulator.add_rule(Rule(reply=Reply(text="1"), prompt_endswith="first = "))
+    emulator.add_rule(Rule(reply=Reply(text="2"), prompt_endswith="second = "))
+    result = run_case("case_settings.lua", tmp_path, emulator)
+    assert result["model_before"] == "deepseek-v4-pro"
+    assert result["model_after"] == "deepseek-flash"
+    models = [(r.body["prompt"].split("\n")[-1], r.body["model"]) for r in fim_requests(emulator)]
+    assert ("first = ", "deepseek-v4-pro") in models
+    assert ("second = ", "deepseek-flash") in models
+
+
+@pytest.mark.parametrize("renderer", ["native", "fallback"])
+def test_several_buffers_share_one_server(
+    tmp_path: Path, emulator: Emulator, renderer: str
+) -> None:
+    emulator.add_rule(Rule(reply=Reply(text="1"), prompt_endswith="one = "))
+    emulator.add_rule(Rule(reply=Reply(text="2"), prompt_endswith="two = "))
+    result = run_case("case_buffers.lua", tmp_path, emulator, env={"DSF_RENDERER": renderer})
+    assert result["ghost_a"] == "1"
+    assert result["ghost_a_after_leaving"] is None
+    assert result["ghost_b"] == "2"
+    assert result["lines_b"] == ["two = 2"]
+    assert result["lines_a"] == ["one = "]
+    assert result["clients"] == 1
+    assert result["attached"] == 2
+    assert result["markdown_attached"] is False

@@ -60,31 +60,26 @@ local function item_text(item)
   return text, range
 end
 
---- Insert the first line/word of `item`; the rest comes back from the server's type-through
---- cache on the automatic request Neovim sends when the cursor moves.
+--- Apply all, or the first line/word, of `item` at the cursor and run its command. After a
+--- partial accept the rest comes back from the server's type-through cache on the automatic
+--- request Neovim sends when the cursor moves.
 ---@param item table
----@param kind 'line'|'word'
-local function accept_piece(item, kind)
+---@param kind 'all'|'line'|'word'
+local function apply(item, kind)
   local bufnr = api.nvim_get_current_buf()
   local cursor = api.nvim_win_get_cursor(0)
   local row, col = cursor[1] - 1, cursor[2]
   local text, range = item_text(item)
-  local norm = util.normalize(bufnr, row, col, text, range)
-  if norm then
-    local piece = util.piece(norm.text, kind)
-    if piece == norm.text then
-      local lines = vim.split(norm.text, '\n', { plain = true })
-      api.nvim_buf_set_text(bufnr, row, col, row, norm.end_col, lines)
-      api.nvim_win_set_cursor(0, {
-        row + #lines,
-        (#lines == 1 and col or 0) + #lines[#lines],
-      })
-    else
-      util.insert_at_cursor(bufnr, piece)
-    end
-  elseif type(item.insert_text) == 'string' then
-    -- A range we cannot split (starts on another line): take the whole item.
+  if type(item.insert_text) == 'table' and item.insert_text.kind == 'snippet' then
     if range then
+      api.nvim_buf_set_text(bufnr, range.srow, range.scol, range.erow, range.ecol, { '' })
+      api.nvim_win_set_cursor(0, { range.srow + 1, range.scol })
+    end
+    vim.snippet.expand(text)
+  else
+    local norm = util.normalize(bufnr, row, col, text, range)
+    if not norm and range then
+      -- A range we cannot split (it starts on another line): take the whole item.
       local lines = vim.split(text, '\n', { plain = true })
       api.nvim_buf_set_text(bufnr, range.srow, range.scol, range.erow, range.ecol, lines)
       api.nvim_win_set_cursor(0, {
@@ -92,10 +87,19 @@ local function accept_piece(item, kind)
         (#lines == 1 and range.scol or 0) + #lines[#lines],
       })
     else
-      util.insert_at_cursor(bufnr, text)
+      norm = norm or { text = text, end_col = col }
+      local piece = kind == 'all' and norm.text or util.piece(norm.text, kind)
+      if piece == norm.text then
+        local lines = vim.split(norm.text, '\n', { plain = true })
+        api.nvim_buf_set_text(bufnr, row, col, row, norm.end_col, lines)
+        api.nvim_win_set_cursor(0, {
+          row + #lines,
+          (#lines == 1 and col or 0) + #lines[#lines],
+        })
+      else
+        util.insert_at_cursor(bufnr, piece)
+      end
     end
-  else
-    vim.snippet.expand(text)
   end
   if item.command then
     local client = vim.lsp.get_client_by_id(item.client_id)
@@ -105,18 +109,37 @@ local function accept_piece(item, kind)
   end
 end
 
---- Accept all, one line or one word of the shown suggestion. Safe inside an expr mapping.
+--- An accept handed to vim.lsp.inline_completion.get() that has not run yet.
+local pending = false
+
+--- Accept all, one line or one word of the shown suggestion. Safe inside an expr mapping:
+--- Neovim applies it on the next tick; `settle()` (from a <Cmd>) makes that happen before
+--- any key typed after it.
 ---@param kind 'all'|'line'|'word'
 ---@return boolean accepted something
 function M.accept(kind)
-  if kind == 'all' then
-    return vim.lsp.inline_completion.get()
-  end
-  return vim.lsp.inline_completion.get({
+  pending = true
+  local ok = vim.lsp.inline_completion.get({
     on_accept = function(item)
-      accept_piece(item, kind)
+      pending = false
+      apply(item, kind)
     end,
   })
+  if not ok then
+    pending = false
+  end
+  return ok
+end
+
+--- Let a scheduled accept run now (bounded), so keys typed right after <Tab> (a mapping, a
+--- macro, a fast typist's <Esc>) land after the accepted text, not before or instead of it.
+function M.settle()
+  if pending then
+    vim.wait(200, function()
+      return not pending
+    end, 1)
+    pending = false
+  end
 end
 
 --- Hide the shown suggestion (and drop it) without inserting anything.

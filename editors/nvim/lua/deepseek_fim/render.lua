@@ -61,7 +61,7 @@ function M.accept_expr(kind)
     return ("<Cmd>lua require('deepseek_fim.ghost').accept('%s')<CR>"):format(kind)
   end
   if is_native() and native().visible(bufnr) and native().accept(kind) then
-    return ''
+    return "<Cmd>lua require('deepseek_fim.native').settle()<CR>"
   end
   return nil
 end
@@ -74,7 +74,11 @@ function M.accept(kind)
   if ghost().visible(bufnr) then
     return ghost().accept(kind)
   end
-  return is_native() and native().visible(bufnr) and native().accept(kind)
+  if is_native() and native().visible(bufnr) and native().accept(kind) then
+    native().settle()
+    return true
+  end
+  return false
 end
 
 ---@return boolean
