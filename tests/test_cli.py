@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import stat
 import subprocess
@@ -433,3 +434,41 @@ def test_windows_style_target_with_colons(emulator: Emulator, tmp_path: Path) ->
     (tmp_path / "a:b.py").write_text("x = \n", encoding="utf-8")
     r = run(tmp_path, emulator.base_url, "complete", "a:b.py:1:5")
     assert r.code == 0 and fims(emulator)[0].body["prompt"] == "x = "
+
+
+def test_progress_bar_only_on_a_terminal(emulator: Emulator, tmp_path: Path) -> None:
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    write_jsonl(tmp_path / "r.jsonl", [{"prefix": f"p{i} = "} for i in range(3)])
+    piped = run(tmp_path, emulator.base_url, "complete", "--batch", "r.jsonl")
+    assert piped.code == 0 and "req/s" not in piped.err and "3 done" in piped.err
+    master, slave = pty.openpty()  # a terminal 120 columns wide
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deepseek_fim_lsp", "complete", "--batch", "r.jsonl"],
+        cwd=tmp_path, env=env_for(tmp_path, emulator.base_url), stdin=subprocess.DEVNULL,
+        stdout=slave, stderr=slave)
+    os.close(slave)
+    out = b""
+    try:
+        while select.select([master], [], [], 20)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        assert proc.wait(timeout=20) == 0
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = out.decode("utf-8", "replace")
+    assert "req/s" in text and "3 done" in text
+    assert text.count('"text": "pass"') == 3

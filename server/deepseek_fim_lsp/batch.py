@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 import time
@@ -85,6 +86,9 @@ class Batch:
         self.fatal: DeepSeekError | None = None
         self.bar: Any = None
         self.retry_delay_s = retry_delay_s()
+        self.workers: list[asyncio.Future[None]] = []
+        self.stopped_by: list[int] = []
+        self.pipe_closed = False
 
     # --- one request -------------------------------------------------------------------------
 
@@ -191,14 +195,38 @@ class Batch:
     # --- the run -----------------------------------------------------------------------------
 
     def _flush(self) -> None:
+        if self.pipe_closed:
+            return
+        if self.results[self.written:self.written + 1] == [None]:
+            return
+        if self.bar is not None and not self.bar.disable and sys.stdout.isatty():
+            with tqdm.external_write_mode(file=sys.stdout):  # lift the bar off the terminal
+                self._write_ready()
+        else:
+            self._write_ready()
+
+    def _write_ready(self) -> None:
         out = sys.stdout.buffer
         wrote = False
-        while self.written < len(self.results) and self.results[self.written] is not None:
-            out.write((self.results[self.written] or "").encode("utf-8") + b"\n")
-            self.written += 1
-            wrote = True
-        if wrote:
-            out.flush()
+        try:
+            while self.written < len(self.results) and self.results[self.written] is not None:
+                out.write((self.results[self.written] or "").encode("utf-8") + b"\n")
+                self.written += 1
+                wrote = True
+            if wrote:
+                out.flush()
+        except BrokenPipeError:  # the reader went away (`| head`): stop, nobody is listening
+            self.pipe_closed = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            self._stop(signal.SIGPIPE)
+
+    def _stop(self, signum: int) -> None:
+        if not self.stopped_by:
+            self.stopped_by.append(signum)
+            for w in self.workers:
+                w.cancel()
 
     async def _worker(self) -> None:
         while self.next_job < len(self.jobs):
@@ -229,20 +257,13 @@ class Batch:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         started = time.monotonic()
-        stopped_by: list[int] = []
-        workers = [asyncio.ensure_future(self._worker())
-                   for _ in range(min(self.concurrency, len(self.jobs)))]
-
-        def stop(signum: int) -> None:
-            if not stopped_by:
-                stopped_by.append(signum)
-                for w in workers:
-                    w.cancel()
-
+        stopped_by = self.stopped_by
+        workers = self.workers = [asyncio.ensure_future(self._worker())
+                                  for _ in range(min(self.concurrency, len(self.jobs)))]
         installed = []
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
-                loop.add_signal_handler(sig, stop, sig)
+                loop.add_signal_handler(sig, self._stop, sig)
                 installed.append(sig)
             except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
                 pass
@@ -275,7 +296,8 @@ class Batch:
     def _summary(self, seconds: float, *, interrupted: bool) -> None:
         t = self.totals
         tokens = t.cache_hit + t.cache_miss + t.output
-        head = "interrupted: " if interrupted else ""
+        head = "stopped (stdout was closed): " if self.pipe_closed else \
+            "interrupted: " if interrupted else ""
         say(f"{PROG}: {head}{t.done} done ({t.empty} with nothing to suggest), {t.failed} failed"
             f" of {len(self.jobs)}; {tokens:,} tokens (prompt {t.cache_hit:,} cache hit + "
             f"{t.cache_miss:,} miss, {t.output:,} output); ${t.cost:.6f}; {seconds:.1f} s")
