@@ -472,3 +472,27 @@ def test_progress_bar_only_on_a_terminal(emulator: Emulator, tmp_path: Path) -> 
     text = out.decode("utf-8", "replace")
     assert "req/s" in text and "3 done" in text
     assert text.count('"text": "pass"') == 3
+
+
+def test_batch_stops_when_the_reader_goes_away(tmp_path: Path) -> None:
+    with Emulator(api_keys=(TEST_KEY,), first_token_ms=50) as emu:
+        write_jsonl(tmp_path / "r.jsonl", [{"prefix": f"q{i} = "} for i in range(200)])
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "deepseek_fim_lsp", "complete", "--batch", "r.jsonl",
+             "--concurrency", "2"], cwd=tmp_path, env=env_for(tmp_path, emu.base_url),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert proc.stdout is not None and proc.stderr is not None
+            first = json.loads(proc.stdout.readline())  # like `| head -1`
+            proc.stdout.close()
+            assert proc.wait(timeout=20) == 141
+            err = proc.stderr.read().decode()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stderr is not None:
+                proc.stderr.close()
+        assert first["id"] == 1 and first["text"] == "pass"
+        assert "stdout was closed" in err and "Traceback" not in err
+        assert len(emu.requests("/beta/completions")) < 200

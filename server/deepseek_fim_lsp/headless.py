@@ -62,6 +62,7 @@ EXIT_CODES = {
     EXIT_BACKEND: "backend unreachable or failing: timeout, refused connection, 5xx, 429 after "
                   "retries, model not offered",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+    141: "batch: stdout was closed by the reader (e.g. | head)",
 }
 PROG = "deepseek-fim-lsp"
 
