@@ -23,6 +23,11 @@ import { formatStats, parseStats } from './stats';
 import { appliesTo, ClientState, parseStatus, statusView } from './status';
 
 const SECRET_KEY = 'deepseekFim.apiKey';
+/**
+ * `deepseekFim/stats` takes no parameters, but pygls 2.1 cannot parse a request message without a
+ * `params` member, so an empty object is sent (valid JSON-RPC, ignored by the server).
+ */
+const STATS_PARAMS = {};
 
 let controller: Controller | undefined;
 
@@ -292,7 +297,7 @@ class Controller {
       return;
     }
     try {
-      const text = formatStats(parseStats(await client.sendRequest('deepseekFim/stats')));
+      const text = formatStats(parseStats(await client.sendRequest('deepseekFim/stats', STATS_PARAMS)));
       this.output.info(`Usage statistics:\n${text}`);
       await vscode.window.showInformationMessage('DeepSeek FIM usage', { modal: true, detail: text });
     } catch (error) {

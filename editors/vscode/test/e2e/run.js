@@ -37,6 +37,9 @@ const API_KEY = 'sk-test-key';
 const INITIAL = '# e2e demo\n';
 const TYPED = 'value = alpha';
 const SUGGESTION = ' + beta * 2';
+const TYPED_2 = 'other = gamma';
+const SUGGESTION_2 = ' - delta / 3';
+const STORED_KEY = 'sk-test-stored-7f3a';
 
 const started = Date.now();
 /** @type {Array<() => Promise<void> | void>} */
@@ -244,7 +247,10 @@ async function main() {
   );
   const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
   const rules = await httpRequest(`${emulatorUrl}/_emulator/rules`, 'POST', {
-    rules: [{ reply: { text: SUGGESTION }, prompt_endswith: TYPED }],
+    rules: [
+      { reply: { text: SUGGESTION }, prompt_endswith: TYPED },
+      { reply: { text: SUGGESTION_2 }, prompt_endswith: TYPED_2 },
+    ],
   });
   if (rules.status !== 200) {
     throw new Error(`emulator rejected the rules: ${rules.status} ${rules.text}`);
@@ -408,18 +414,7 @@ async function main() {
 
   // 8. Type, wait for the ghost text.
   await page.keyboard.type(TYPED, { delay: 40 });
-  const ghost = await waitFor(
-    `ghost text ${JSON.stringify(SUGGESTION)}`,
-    async () => {
-      const text = await page.$$eval('.monaco-editor .ghost-text-decoration', (els) =>
-        els.map((e) => e.textContent ?? '').join(''),
-      );
-      const normalized = text.replace(/\u00a0/g, ' ');
-      return normalized === SUGGESTION ? normalized : undefined;
-    },
-    30_000,
-    100,
-  );
+  const ghost = await waitForGhost(page, SUGGESTION);
   log(`ghost text shown: ${JSON.stringify(ghost)}`);
 
   // 9. Accept, save, read the file.
@@ -435,14 +430,145 @@ async function main() {
   });
   log(`saved file holds typed text + suggestion: ${JSON.stringify(readIfExists(file))}`);
 
-  // 10. The emulator saw authenticated FIM requests (the key came from the server's environment).
-  const requests = JSON.parse((await httpRequest(`${emulatorUrl}/_emulator/log`)).text);
-  const list = Array.isArray(requests) ? requests : requests.requests ?? [];
-  const fim = list.filter((r) => /completions/.test(JSON.stringify(r.path ?? r.url ?? r)));
-  if (fim.length === 0) {
-    throw new Error('the emulator logged no completion request');
+  // 10. The emulator saw FIM requests, authenticated with the key from the environment.
+  const firstRequests = await emulatorRequests(emulatorUrl);
+  if (firstRequests.length === 0 || !firstRequests.every((r) => authTail(r) === API_KEY.slice(-4))) {
+    throw new Error(`expected FIM requests with the environment's key: ${JSON.stringify(firstRequests.map(authTail))}`);
   }
-  log(`emulator saw ${fim.length} completion request(s)`);
+  log(`emulator saw ${firstRequests.length} completion request(s) with the environment's key`);
+
+  // 11. "DeepSeek FIM: Set API Key" stores a key in SecretStorage and hands it to the server: from
+  //     now on the emulator accepts only that key, so the next ghost text proves it was sent.
+  await runCommand(page, 'DeepSeek FIM: Set API Key');
+  const password = await page.waitForSelector('.quick-input-widget input[type="password"]', { state: 'visible' });
+  await password.type(STORED_KEY, { delay: 10 });
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('.quick-input-widget', { state: 'hidden' });
+  await waitFor(
+    'the "API key saved" notification',
+    async () => (await page.$$eval('.notification-list-item-message', (els) => els.map((e) => e.textContent ?? ''))).some((t) => t.includes('API key saved')),
+    15_000,
+  );
+  await postJson(`${emulatorUrl}/_emulator/config`, { api_keys: [STORED_KEY] });
+  const settingsText = readIfExists(path.join(dirs.userdata, 'User', 'settings.json'));
+  if (settingsText.includes(STORED_KEY) || settingsText.includes('apiKey')) {
+    throw new Error('the API key was written to settings.json');
+  }
+  await focusEditorEnd(page);
+  await page.keyboard.press('Enter');
+  await page.keyboard.type(TYPED_2, { delay: 40 });
+  await waitForGhost(page, SUGGESTION_2);
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Control+S');
+  const expected2 = expected + '\n' + TYPED_2 + SUGGESTION_2;
+  await waitFor(`main.py on disk to equal ${JSON.stringify(expected2)}`, () => readIfExists(file) === expected2, 10_000)
+    .catch((error) => {
+      throw new Error(`${error.message}; on disk: ${JSON.stringify(readIfExists(file))}`);
+    });
+  const later = (await emulatorRequests(emulatorUrl)).slice(firstRequests.length);
+  if (!later.some((r) => authTail(r) === STORED_KEY.slice(-4) && r.status === 200)) {
+    throw new Error(`no successful request with the stored key: ${JSON.stringify(later.map((r) => [authTail(r), r.status]))}`);
+  }
+  log('Set API Key: the stored key reached the server (accepted by the emulator), not in settings.json');
+
+  // 12. Status bar menu → toggle: the server turns completion off, the item and the setting follow.
+  await openStatusMenu(page, statusSelector, 'Toggle completions');
+  const disabledLabel = await waitFor(
+    'the status bar item in the disabled state',
+    async () => (await page.$$eval(statusSelector, (els) => els.map((e) => e.getAttribute('aria-label') ?? ''))).find((l) => l.startsWith('DeepSeek FIM disabled')),
+    15_000,
+  );
+  await waitFor(
+    '"deepseekFim.enabled": false in settings.json',
+    () => /"deepseekFim\.enabled"\s*:\s*false/.test(readIfExists(path.join(dirs.userdata, 'User', 'settings.json'))),
+    10_000,
+  );
+  log(`toggle from the status bar menu: "${disabledLabel}"`);
+
+  // 13. Status bar menu → statistics: the server's numbers in a readable dialog.
+  await openStatusMenu(page, statusSelector, 'Show usage statistics');
+  const dialog = await waitFor(
+    'the usage statistics dialog',
+    async () => {
+      const text = await page.$$eval('.monaco-dialog-box', (els) => els.map((e) => e.textContent ?? '').join('\n'));
+      return text.includes('DeepSeek FIM usage') && text.includes('Today:') ? text : undefined;
+    },
+    15_000,
+  );
+  const stats = /Today: (\d+) requests, (\d+) of (\d+) suggestions accepted/.exec(dialog);
+  if (!dialog.includes('Completions off') || !stats || Number(stats[1]) < 2 || Number(stats[2]) < 2) {
+    throw new Error(`unexpected statistics: ${dialog}`);
+  }
+  await page.keyboard.press('Escape');
+  log(`statistics dialog: ${stats[0]}`);
+}
+
+async function emulatorRequests(emulatorUrl) {
+  const list = JSON.parse((await httpRequest(`${emulatorUrl}/_emulator/log`)).text);
+  return (Array.isArray(list) ? list : []).filter((r) => String(r.path).includes('/completions'));
+}
+
+/** The last 4 characters of the bearer key as the emulator's log shows it (masked). */
+function authTail(request) {
+  const headers = request.headers ?? {};
+  const value = headers.authorization ?? headers.Authorization ?? '';
+  return String(value).slice(-4);
+}
+
+async function postJson(url, body) {
+  const res = await httpRequest(url, 'POST', body);
+  if (res.status !== 200) {
+    throw new Error(`POST ${url}: ${res.status} ${res.text}`);
+  }
+}
+
+/** Runs a command from the command palette by its title. */
+async function runCommand(page, title) {
+  await page.keyboard.press('F1');
+  const input = await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+  await input.type(title, { delay: 10 });
+  await waitFor(
+    `"${title}" in the command palette`,
+    async () => (await page.$$eval('.quick-input-widget .monaco-list-row', (els) => els.map((e) => e.textContent ?? ''))).some((t) => t.includes(title)),
+    15_000,
+  );
+  await page.keyboard.press('Enter');
+}
+
+/** Clicks the status bar item and picks an entry of its menu. */
+async function openStatusMenu(page, statusSelector, entry) {
+  await page.click(statusSelector);
+  await page.waitForSelector('.quick-input-widget .monaco-list-row', { state: 'visible' });
+  await page.keyboard.type(entry, { delay: 10 });
+  await waitFor(
+    `"${entry}" in the status bar menu`,
+    async () => (await page.$$eval('.quick-input-widget .monaco-list-row', (els) => els.map((e) => e.textContent ?? ''))).some((t) => t.includes(entry)),
+    10_000,
+  );
+  await page.keyboard.press('Enter');
+}
+
+async function focusEditorEnd(page) {
+  const focused = await page.evaluate(() => !!document.activeElement?.closest('.monaco-editor'));
+  if (!focused) {
+    await page.click('.monaco-editor .view-lines');
+  }
+  await page.keyboard.press('Control+End');
+}
+
+async function waitForGhost(page, suggestion) {
+  return waitFor(
+    `ghost text ${JSON.stringify(suggestion)}`,
+    async () => {
+      const text = await page.$$eval('.monaco-editor .ghost-text-decoration', (els) =>
+        els.map((e) => e.textContent ?? '').join(''),
+      );
+      const normalized = text.replace(/\u00a0/g, ' ');
+      return normalized === suggestion ? normalized : undefined;
+    },
+    30_000,
+    100,
+  );
 }
 
 const failureDir = path.join(os.tmpdir(), `dfl-vscode-e2e-failure-${process.pid}`);

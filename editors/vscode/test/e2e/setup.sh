@@ -44,20 +44,32 @@ if [ "$node_major" != 20 ]; then
   log "code-server $CODE_SERVER_VERSION needs Node.js 20, found $(node --version)"; exit 1
 fi
 
+# One setup at a time: two concurrent runs (e.g. two test sessions) would delete each other's
+# node_modules half-way through.
+mkdir -p "$e2e_dir"
+exec 9>"$e2e_dir/.setup.lock"
+flock -w 900 9 || { log "another setup.sh has held the lock for 15 minutes"; exit 1; }
+
 # --- the extension's own dependencies (TypeScript, vsce, languageclient) -----------------------
-if [ ! -f "$ext_dir/node_modules/.package-lock.json" ] \
-   || [ "$ext_dir/package-lock.json" -nt "$ext_dir/node_modules/.package-lock.json" ]; then
+ext_deps_ok() {
+  local m="$ext_dir/node_modules"
+  [ -f "$m/.package-lock.json" ] && [ ! "$ext_dir/package-lock.json" -nt "$m/.package-lock.json" ] \
+    && [ -f "$m/typescript/package.json" ] && [ -f "$m/@vscode/vsce/package.json" ] \
+    && [ -f "$m/vscode-languageclient/package.json" ]
+}
+if ! ext_deps_ok; then
   log "npm ci in $ext_dir"
   (cd "$ext_dir" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-if [ -f "$stamp" ] && [ -x "$e2e_dir/node_modules/.bin/code-server" ]; then
+if [ -f "$stamp" ] && [ -x "$e2e_dir/node_modules/.bin/code-server" ] \
+   && [ -f "$e2e_dir/node_modules/playwright-core/package.json" ]; then
   log "code-server $CODE_SERVER_VERSION and playwright-core already installed in $e2e_dir"
   exit 0
 fi
 
 # --- code-server + playwright-core in .e2e -----------------------------------------------------
-mkdir -p "$e2e_dir"
+rm -f "$e2e_dir"/.setup-done-*
 cd "$e2e_dir"
 [ -f package.json ] || printf '{"name":"vscode-e2e-tools","private":true}\n' > package.json
 log "npm install code-server@$CODE_SERVER_VERSION playwright-core@$PLAYWRIGHT_VERSION"
