@@ -240,6 +240,7 @@ def test_statusline_follows_status_notifications(tmp_path: Path, emulator: Emula
     stats_msg = next(m for m in messages if m.startswith("deepseek-fim: stats"))
     assert "Model: deepseek-v4-flash (reachable)" in stats_msg
     assert "Session: " in stats_msg and "Last error: " in stats_msg
+    assert result["statusline_restarted"] == "DeepSeek: ready"
 
 
 def test_checkhealth_reports_binary_key_server_and_model(
@@ -269,7 +270,7 @@ def test_missing_server_is_reported_once_without_errors(tmp_path: Path) -> None:
     messages = [n["msg"] for n in result["notifications"]]
     assert len(messages) == 1, messages
     assert "`deepseek-fim-lsp` was not found on PATH" in messages[0]
-    assert "pipx install deepseek-fim-lsp" in messages[0]
+    assert "install the server" in messages[0] and "`cmd` option" in messages[0]
     assert result["clients"] == 0
     assert result["lines"] == ["hello\t"]
     assert result["statusline"] == "DeepSeek: not installed"

@@ -35,5 +35,15 @@ H.run(function()
       end
     end
   end, 2000, 'stats shown')
-  H.result.bufnr_ok = bufnr > 0
+  -- :DeepseekFim restart brings up a fresh server for the same buffer.
+  local old_id = H.client(bufnr).id
+  vim.cmd('DeepseekFim restart')
+  H.wait(function()
+    local c = H.client(bufnr)
+    return c ~= nil and c.id ~= old_id and c.initialized
+  end, 5000, 'restarted')
+  H.wait(function()
+    return require('deepseek_fim').statusline() == 'DeepSeek: ready'
+  end, 3000, 'ready after restart')
+  H.result.statusline_restarted = require('deepseek_fim').statusline()
 end)

@@ -9,8 +9,9 @@ H.result = { timeouts = {}, notifications = {} }
 local co = nil
 
 -- Globals that exist before the plugin loads; the plugin must not add any.
--- (`_` is leaked by Neovim's own treesitter injection code in 0.12-dev.)
-local globals_before = { _ = true }
+-- Neovim 0.12-dev itself leaks a few when some runtime modules load: `_` (treesitter
+-- injections), `re` and `_ENV` (vim/re.lua, loaded when an LSP client stops).
+local globals_before = { _ = true, re = true, _ENV = true }
 for k in pairs(_G) do
   globals_before[k] = true
 end

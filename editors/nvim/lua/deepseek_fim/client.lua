@@ -13,8 +13,8 @@ M.name = 'deepseek_fim'
 --- Abnormal exits after which the plugin stops restarting the server on its own.
 local MAX_EXITS = 3
 
-local INSTALL_HINT = 'install it with `pipx install deepseek-fim-lsp` (or `pip install '
-  .. 'deepseek-fim-lsp`), or point the `cmd` option at it'
+local INSTALL_HINT = 'install the server (`pipx install /path/to/deepseek-fim-lsp`, or '
+  .. '`pip install .` in its repository) or set the `cmd` option to its full path'
 
 --- The running client, if any (one client serves every buffer).
 ---@param bufnr? integer only a client attached to this buffer

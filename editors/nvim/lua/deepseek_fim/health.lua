@@ -39,7 +39,7 @@ function M.check()
     health.ok(('server binary `%s` found: %s'):format(exe, vim.fn.exepath(exe)))
   else
     health.error(('server binary `%s` not found or not executable'):format(exe), {
-      'pipx install deepseek-fim-lsp   (or pip install deepseek-fim-lsp)',
+      'pipx install /path/to/deepseek-fim-lsp   (or `pip install .` in the repository)',
       'or set the `cmd` option to the full path of deepseek-fim-lsp',
     })
   end
