@@ -9,6 +9,7 @@ engine and real HTTP — the same path a user's keystroke takes.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import platform
 import random
@@ -295,15 +296,23 @@ async def lsp_server(base_url: str, init_options: dict[str, Any], *,
 
 @asynccontextmanager
 async def emulator_process(first_token_ms: float = 0, chunk_ms: float = 0,
-                           key: str = BENCH_KEY) -> AsyncIterator[str]:
+                           key: str = BENCH_KEY,
+                           fim_text: str | None = None) -> AsyncIterator[str]:
     """The emulator in its own process (``deepseek-fim-lsp emulate``), so that timing figures
-    are not disturbed by the benchmark's own event loop; yields its base URL."""
+    are not disturbed by the benchmark's own event loop; yields its base URL. ``fim_text``
+    makes every FIM answer that text (a persistent rule)."""
     tmp = Path(tempfile.mkdtemp(prefix="fim-emu-"))
     port_file = tmp / "port"
+    extra: list[str] = []
+    if fim_text is not None:
+        script = tmp / "script.json"
+        script.write_text(json.dumps(
+            {"rules": [{"endpoint": "fim", "reply": {"text": fim_text}}]}), "utf-8")
+        extra = ["--script", str(script)]
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "deepseek_fim_lsp", "emulate", "--port-file", str(port_file),
         "--key", key, "--first-token-ms", str(first_token_ms), "--chunk-ms", str(chunk_ms),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        *extra, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
         deadline = time.perf_counter() + 20
         while not (port_file.exists() and port_file.read_text().strip()):

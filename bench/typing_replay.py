@@ -267,7 +267,7 @@ async def main_async(args: argparse.Namespace) -> None:
     rng = random.Random(args.seed)
     samples = load_samples()
     if args.quick:
-        samples = samples[:2]
+        samples = samples[:1]
     plans = [plan_typing(s, rng, args.chars) for s in samples]
     keys = sum(p.keystrokes for p in plans)
     print(f"typing replay: {keys} keystrokes over {len(plans)} files "
@@ -276,7 +276,7 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"machine: {machine()}")
     ours = await run_config("ours", OURS, plans)
     naive = await run_config("naive", NAIVE, plans)
-    pairs = await overhead(3 if args.quick else 15)
+    pairs = await overhead(2 if args.quick else 15)
     fo, fn = figures(ours), figures(naive)
     rows = []
     for name in fo:

@@ -1,0 +1,131 @@
+"""Memory and latency at scale, through the real server over stdio.
+
+* 1, 50 and 200 open documents of 5,000 lines: server RSS, completion latency (automatic
+  requests at distinct positions, debounce 0) and didChange latency at the end of a document.
+* One 10 MB document: time to open it, one completion, and didChange latency at its end.
+
+didChange is a notification, so its latency is measured as (edit + a ``deepseekFim/stats``
+round trip) minus a bare stats round trip, medians of several. The emulator runs in its own
+process with no added latency, so completion figures are the server's own time plus local HTTP.
+
+    .venv/bin/python bench/scale.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (  # noqa: E402
+    Server,
+    emulator_process,
+    lsp_server,
+    machine,
+    median,
+    pct,
+    synthetic_source,
+    table,
+)
+
+OPTIONS = {"debounceMs": 0}
+
+
+async def stats_rtt(srv: Server, n: int) -> float:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        await srv.stats()
+        out.append((time.perf_counter() - t) * 1e3)
+    return median(out)
+
+
+async def edit_latency(srv: Server, uri: str, n: int) -> float:
+    """Median ms the server spends on one incremental edit at the end of ``uri``."""
+    base = await stats_rtt(srv, n)
+    out = []
+    for i in range(n):
+        end = len(srv.texts[uri])
+        srv.edit(uri, end, end, f"x{i % 10}")  # the client's own work is not counted
+        t = time.perf_counter()
+        await srv.stats()
+        out.append((time.perf_counter() - t) * 1e3)
+    return max(0.0, median(out) - base)
+
+
+async def completion_latency(srv: Server, uri: str, n: int) -> tuple[float, float]:
+    """(p50, p95) ms of automatic completions at ``n`` distinct line ends of ``uri``."""
+    text = srv.texts[uri]
+    ends = [i for i, c in enumerate(text[:200_000]) if c == "\n"]
+    out = []
+    for k in range(n):
+        offset = ends[(k * 37 + 11) % len(ends)]
+        t = time.perf_counter()
+        await asyncio.wait_for(srv.inline(uri, offset), 60)
+        out.append((time.perf_counter() - t) * 1e3)
+    return median(out), pct(out, 95)
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    lines = 500 if args.quick else 5000
+    levels = [1, 5] if args.quick else [1, 50, 200]
+    big_mb = 1 if args.quick else 10
+    reps = 5 if args.quick else 15
+    print(f"scale: {levels} open documents of {lines} lines, then one {big_mb} MB document")
+    print(f"machine: {machine()}")
+    base_text = synthetic_source(lines)
+    rows = []
+    async with emulator_process() as base_url:
+        async with lsp_server(base_url, OPTIONS) as srv:
+            await srv.stats()
+            rss0 = srv.mem_mib()[0]
+            rows.append(("rss_idle", 0, rss0, float("nan"), float("nan"), float("nan"),
+                         float("nan")))
+            opened = 0
+            for level in levels:
+                t = time.perf_counter()
+                while opened < level:
+                    text = f"# document {opened}\n" + base_text
+                    srv.open(f"file:///bench/scale/doc{opened}.py", text, "python")
+                    opened += 1
+                await srv.stats()
+                open_s = time.perf_counter() - t
+                uri = "file:///bench/scale/doc0.py"
+                p50, p95 = await completion_latency(srv, uri, reps)
+                edit = await edit_latency(srv, uri, reps)
+                rss = srv.mem_mib()[0]
+                rows.append((f"docs_{level}", level, rss, open_s, p50, p95, edit))
+        async with lsp_server(base_url, OPTIONS) as srv:
+            await srv.stats()
+            unit = synthetic_source(2000)
+            big = unit * (big_mb * 1024 * 1024 // len(unit) + 1)
+            big = big[: big.rfind("\n", 0, big_mb * 1024 * 1024) + 1]
+            uri = "file:///bench/scale/big.py"
+            t = time.perf_counter()
+            srv.open(uri, big, "python")
+            await srv.stats()
+            open_s = time.perf_counter() - t
+            p50, p95 = await completion_latency(srv, uri, 1)
+            edit = await edit_latency(srv, uri, reps)
+            rss = srv.mem_mib()[0]
+            rows.append((f"doc_{big_mb}mb", 1, rss, open_s, p50, p95, edit))
+    print()
+    print(table(rows, ["figure", "open_docs", "rss_mib", "open_s", "completion_p50_ms",
+                       "completion_p95_ms", "didchange_ms"]))
+    print(f"\n{lines}-line document: {len(base_text) / 1e6:.2f} MB; open_s is the time to send "
+          "the didOpen notifications and get a stats answer back; the big document gets one "
+          "completion (p50 = p95)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="a few seconds, for the smoke test")
+    asyncio.run(main_async(p.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
