@@ -325,3 +325,16 @@ def test_several_buffers_share_one_server(
     assert result["clients"] == 1
     assert result["attached"] == 2
     assert result["markdown_attached"] is False
+
+
+@pytest.mark.parametrize("renderer", ["native", "fallback"])
+def test_suggestion_overlapping_the_closing_bracket(
+    tmp_path: Path, emulator: Emulator, renderer: str
+) -> None:
+    emulator.add_rule(Rule(reply=Reply(text=", 'hi')"), prompt_endswith="print(x"))
+    result = run_case("case_suffix.lua", tmp_path, emulator, env={"DSF_RENDERER": renderer})
+    assert result["lines"] == ["print(x, 'hi')"]
+    assert result["cursor"] == [1, len("print(x, 'hi')")]
+    if renderer == "fallback":
+        # Drawn before the existing ")" (native Neovim overlays the item instead).
+        assert result["ghost"] == ", 'hi'"

@@ -33,6 +33,10 @@ end
 ---@return table
 local function server_settings()
   local settings = vim.deepcopy(state.options.settings or {})
+  if not state.enabled then
+    -- Toggled off before this server started: keep it off there too.
+    settings.enabled = false
+  end
   if next(settings) == nil then
     return vim.empty_dict()
   end

@@ -75,15 +75,22 @@ local function render(bufnr, st, hint)
     return
   end
   local tab = string.rep(' ', vim.bo[bufnr].tabstop)
+  local line = api.nvim_buf_get_lines(bufnr, shown.row, shown.row + 1, false)[1] or ''
+  local text = shown.item.text
+  local replaced = line:sub(shown.col + 1, shown.col + shown.item.replace)
+  if replaced ~= '' and not text:find('\n', 1, true) and text:sub(-#replaced) == replaced then
+    -- The item rewrites what follows the cursor (say a closing bracket) and ends with the
+    -- same text: draw only the new part, the existing text completes the picture.
+    text = text:sub(1, #text - #replaced)
+  end
   local chunks = {}
-  for line in vim.gsplit(shown.item.text, '\n', { plain = true }) do
-    table.insert(chunks, { { (line:gsub('\t', tab)), 'DeepseekFimSuggestion' } })
+  for line_text in vim.gsplit(text, '\n', { plain = true }) do
+    table.insert(chunks, { { (line_text:gsub('\t', tab)), 'DeepseekFimSuggestion' } })
   end
   if hint then
     table.insert(chunks[#chunks], { hint, 'DeepseekFimSuggestionHint' })
   end
   local first = table.remove(chunks, 1)
-  local line = api.nvim_buf_get_lines(bufnr, shown.row, shown.row + 1, false)[1] or ''
   api.nvim_buf_set_extmark(bufnr, M.namespace, shown.row, math.min(shown.col, #line), {
     virt_text = first,
     virt_text_pos = 'inline',
