@@ -343,3 +343,48 @@ def test_clean_returns_none_for_nothing_useful() -> None:
     assert complete("x = |\n", "") is None
     assert complete("x = |\n", " \n\t\n") is None
     assert complete("foo(|)\n", ")") is None
+
+
+# ------------------------------------------------------------------------------ streaming cost
+
+def _stream(raw: str, prefix: str, suffix: str, chunk: int = 1) -> str:
+    acc = ""
+    for i in range(0, len(raw), chunk):
+        acc += raw[i : i + chunk]
+        stop = early_stop(acc, mode="multi", prefix=prefix, suffix=suffix)
+        if stop is not None:
+            return acc[:stop]
+    return acc
+
+
+def test_streaming_looks_at_each_line_about_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per chunk only the new lines are scanned, not the whole answer again."""
+    from deepseek_fim_lsp import postprocess
+
+    seen: list[int] = []
+    original = postprocess._Scan._line
+
+    def counting(self: postprocess._Scan, start: int, raw: str) -> int | None:
+        seen.append(start)
+        return original(self, start, raw)
+
+    monkeypatch.setattr(postprocess._Scan, "_line", counting)
+    raw = "".join(f"y{i} = f({i})\n    " for i in range(300))
+    assert _stream(raw, "def g():\n    ", "\n") == raw
+    assert len(seen) <= 2 * 300
+
+
+def test_interleaved_streams_for_one_cursor_do_not_mix() -> None:
+    """Invoked completions stream several answers for the same prefix/suffix at once."""
+    prefix, suffix = "def f():\n    ", "\n    return y\n"
+    a = "x = 1\n    y = x\n    return y\n"
+    b = "y = 2\n    y += 1\n    z = 3\n"
+    acc_a = acc_b = ""
+    stop_a = stop_b = None
+    for i in range(max(len(a), len(b))):
+        acc_a += a[i : i + 1]
+        acc_b += b[i : i + 1]
+        stop_a = stop_a or early_stop(acc_a, mode="multi", prefix=prefix, suffix=suffix)
+        stop_b = stop_b or early_stop(acc_b, mode="multi", prefix=prefix, suffix=suffix)
+    assert stop_a is not None and a[:stop_a] == "x = 1\n    y = x"
+    assert stop_b is None

@@ -19,6 +19,7 @@ The pipeline in :func:`clean` is a composition of small steps, each its own func
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -102,7 +103,10 @@ class _Cursor:
     context: tuple[str, ...]  # last non-blank full lines before the cursor line (rstripped)
 
     @staticmethod
+    @functools.lru_cache(maxsize=16)
     def of(prefix: str, suffix: str) -> _Cursor:
+        """Cached: while streaming, every chunk asks again about the same prefix/suffix
+        objects (their hashes are cached by Python, so a hit costs next to nothing)."""
         before = prefix[prefix.rfind("\n") + 1 :]
         nl = suffix.find("\n")
         after = (suffix if nl < 0 else suffix[:nl]).rstrip("\r")
@@ -200,69 +204,94 @@ def _single_cut(text: str, cur: _Cursor, final: bool) -> int | None:
         line_start = nl + 1
 
 
-def _line_spans(text: str, final: bool) -> list[tuple[int, int]]:
-    """(start, end) of each line; the unfinished last line only when ``final``."""
-    spans: list[tuple[int, int]] = []
-    start = 0
-    while True:
-        nl = text.find("\n", start)
-        if nl < 0:
-            if final:
-                spans.append((start, len(text)))
-            return spans
-        spans.append((start, nl))
-        start = nl + 1
+class _Scan:
+    """The multi-mode scan: a left-to-right fold over complete lines, resumable.
 
+    A cut before line ``i`` is the offset of the line break that ends line ``i - 1`` (0 for the
+    first line), so cuts need no list of line positions and the scan can stop after any line
+    and go on later from there.
+    """
 
-def _cut_before(spans: list[tuple[int, int]], i: int) -> int:
-    """Offset that keeps lines ``< i`` (and drops the line break before line ``i``)."""
-    return 0 if i == 0 else spans[i - 1][1]
+    def __init__(self, cur: _Cursor) -> None:
+        self.cur = cur
+        self.pos = 0  # where the next line starts
+        self.index = 0  # number of the next line (0 = the rest of the cursor line)
+        self.result: int | None = None  # the cut, once found
+        self.seq: list[str] = list(cur.context)  # recent non-blank full lines, for loops
+        self.seq_cut: list[int] = [-1] * len(self.seq)  # cut before that line (-1: prefix)
+        self.pending: int | None = None  # cut before a short copy of the first suffix line
 
+    def run(self, text: str, final: bool) -> int | None:
+        while self.result is None:
+            nl = text.find("\n", self.pos)
+            if nl < 0:
+                if final:
+                    self.result = self._line(self.pos, text[self.pos :])
+                return self.result
+            self.result = self._line(self.pos, text[self.pos : nl])
+            self.pos = nl + 1
+        return self.result
 
-def _multi_cut(text: str, cur: _Cursor, final: bool) -> int | None:
-    spans = _line_spans(text, final)
-    full: list[str] = []  # full document lines (rstripped); line 0 carries the cursor line
-    seq: list[str] = list(cur.context)  # non-blank lines for loop detection
-    seq_line: list[int] = [-1] * len(seq)  # which output line each seq entry came from
-    for i, (s, e) in enumerate(spans):
-        line = text[s:e].rstrip("\r")
+    def _line(self, start: int, raw: str) -> int | None:
+        cur = self.cur
+        i = self.index
+        self.index += 1
+        line = raw.rstrip("\r")
         full_line = (cur.before + line if i == 0 else line).rstrip()
-        full.append(full_line)
-        if not full_line.strip():
-            continue
         stripped = full_line.strip()
-        # 1. Leaving the block scope (only real lines after the cursor line count).
+        if not stripped:
+            return None
+        here = 0 if i == 0 else start - 1
+        # 1. A short copy of the first line after the cursor, now followed by the second.
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            if stripped == cur.suffix_lines[1]:
+                return pending
+        # 2. Leaving the block scope (only real lines after the cursor line count).
         if i > 0 and _width(_leading_ws(line)) < cur.scope_w:
             closes = _CLOSING_LINE.match(stripped) is not None
             if closes and cur.keep_closer and not _REOPENS.search(stripped):
-                return e
-            return _cut_before(spans, i)
-        # 2. The model starts writing the lines that follow the cursor.
-        if (i > 0 or cur.before.strip() == "") and cur.suffix_lines:
-            if stripped == cur.suffix_lines[0] and _WORD.search(stripped):
-                confirmed = len(cur.suffix_lines) == 1 or len(stripped) >= _LONG_LINE
-                if not confirmed:
-                    nxt = _next_nonblank(text, spans, i)
-                    confirmed = nxt == cur.suffix_lines[1]
-                if confirmed:
-                    return _cut_before(spans, i)
-        # 3. The model loops: one line 3x, or a block of 2..8 lines twice in a row.
-        seq.append(full_line)
-        seq_line.append(i)
-        start = _loop_start(seq)
-        if start is not None:
-            first_out = next((k for k in range(start, len(seq)) if seq_line[k] >= 0), None)
-            if first_out is not None:
-                return _cut_before(spans, seq_line[first_out])
-    return None
+                return start + len(raw)
+            return here
+        # 3. The model starts writing the lines that follow the cursor.
+        whole_line = i > 0 or not cur.before.strip()
+        if whole_line and cur.suffix_lines and stripped == cur.suffix_lines[0]:
+            if _WORD.search(stripped):
+                if len(cur.suffix_lines) == 1 or len(stripped) >= _LONG_LINE:
+                    return here
+                self.pending = here
+        # 4. The model loops: one line 3x, or a block of 2..8 lines twice in a row.
+        self.seq.append(full_line)
+        self.seq_cut.append(here)
+        if len(self.seq) > 2 * _LOOP_MAX_BLOCK:
+            del self.seq[0], self.seq_cut[0]
+        first = _loop_start(self.seq)
+        if first is not None:
+            return next((c for c in self.seq_cut[first:] if c >= 0), None)
+        return None
 
 
-def _next_nonblank(text: str, spans: list[tuple[int, int]], i: int) -> str | None:
-    for s, e in spans[i + 1 :]:
-        line = text[s:e].strip()
-        if line:
-            return line
-    return None
+# Scans paused at the end of the text they last saw, so each streamed chunk only costs the
+# new lines. A memo, not state: a miss just scans from the start.
+_PAUSED: list[tuple[str, _Scan]] = []
+_PAUSED_MAX = 8
+
+
+def _multi_cut(text: str, cur: _Cursor, final: bool) -> int | None:
+    if final:
+        return _Scan(cur).run(text, True)
+    scan = None
+    for n, (seen, paused) in enumerate(_PAUSED):
+        if paused.cur is cur and text.startswith(seen):
+            scan = paused
+            del _PAUSED[n]
+            break
+    if scan is None:
+        scan = _Scan(cur)
+    result = scan.run(text, False)
+    _PAUSED.insert(0, (text[: scan.pos], scan))
+    del _PAUSED[_PAUSED_MAX:]
+    return result
 
 
 def _loop_start(seq: list[str]) -> int | None:
