@@ -338,3 +338,20 @@ def test_suggestion_overlapping_the_closing_bracket(
     if renderer == "fallback":
         # Drawn before the existing ")" (native Neovim overlays the item instead).
         assert result["ghost"] == ", 'hi'"
+
+
+def test_fallback_cancels_types_through_and_clears(tmp_path: Path, emulator: Emulator) -> None:
+    emulator.script(Reply(text="slow()", first_token_ms=1500))
+    emulator.add_rule(Rule(reply=Reply(text="hello_world()"), prompt_endswith="x = "))
+    emulator.add_rule(Rule(reply=Reply(text="")))
+    result = run_case("case_fallback_flow.lua", tmp_path, emulator)
+    # The slow first request was cancelled by the plugin, and the server closed its call.
+    assert result["cancelled"] >= 1
+    assert fim_requests(emulator)[0].outcome == "client_disconnected"
+    assert result["ghost"] == "hello_world()"
+    # Typing the suggestion's start keeps the rest, with no new request.
+    assert result["ghost_typed_through"] == "lo_world()"
+    assert result["requests_during_type_through"] == 0
+    assert result["ghost_after_move"] is None
+    assert result["ghost_after_esc"] is None
+    assert result["lines"] == ["x = hel"]

@@ -127,6 +127,7 @@ end
 function H.track_requests()
   H.result.requests_sent = 0
   H.result.requests_done = 0
+  H.result.requests_cancelled = 0
   vim.api.nvim_create_autocmd('LspRequest', {
     callback = function(ev)
       local req = ev.data and ev.data.request
@@ -135,6 +136,8 @@ function H.track_requests()
           H.result.requests_sent = H.result.requests_sent + 1
         elseif req.type == 'complete' then
           H.result.requests_done = H.result.requests_done + 1
+        elseif req.type == 'cancel' then
+          H.result.requests_cancelled = H.result.requests_cancelled + 1
         end
       end
     end,
