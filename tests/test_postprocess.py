@@ -388,3 +388,8 @@ def test_interleaved_streams_for_one_cursor_do_not_mix() -> None:
         stop_b = stop_b or early_stop(acc_b, mode="multi", prefix=prefix, suffix=suffix)
     assert stop_a is not None and a[:stop_a] == "x = 1\n    y = x"
     assert stop_b is None
+
+
+def test_lone_closer_after_a_closer_is_not_a_copy() -> None:
+    assert complete("f() {\n  if (x) {\n    y();\n  }\n|\n", "}") == (
+        "f() {\n  if (x) {\n    y();\n  }\n}\n")

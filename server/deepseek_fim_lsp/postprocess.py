@@ -15,6 +15,21 @@ The pipeline in :func:`clean` is a composition of small steps, each its own func
 5. :func:`reindent` — the document's tabs/spaces and indentation width.
 6. :func:`is_useless` — nothing left, or only a copy of the previous line / the suffix.
 7. line endings back to the document's (CRLF documents get ``\\r\\n``).
+
+Decisions worth knowing:
+
+- Single mode keeps reading past a leading line break when the rest of the cursor line is
+  blank (``x = 1|`` + ``\\ny = 2`` suggests the next line); with text after the cursor a line
+  break would split that line, so the suggestion ends there (empty).
+- A suggestion never ends with a line break plus indentation — except when the cursor sits at
+  the start of a line before existing text and the model answers whole lines ending with a line
+  break: then it ends with the line break and the cursor line's indentation, so the existing
+  text stays on its own line, indented as before.
+- A closing line (``}``, ``)``, ``end``) that ends the block is kept only when the document
+  neither goes on inside the block nor closes it itself. ``} else {`` style lines end the
+  suggestion before them.
+- Streaming and the final clean-up share one line scan, so stopping early never changes the
+  answer; the scan is resumable, so each streamed chunk costs only its new lines.
 """
 
 from __future__ import annotations
@@ -552,8 +567,8 @@ def is_useless(
     else:
         new = [ln.strip() for ln in lines if ln.strip()]
         previous = context[-1].strip() if context else ""
-    if previous and all(ln == previous for ln in new):
-        return True
+    if _WORD.search(previous) and all(ln == previous for ln in new):
+        return True  # (a lone `}` after a `}` closes the next block out: not a copy)
     return bool(suffix_lines) and new == list(suffix_lines[: len(new)])
 
 
