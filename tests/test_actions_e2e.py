@@ -214,20 +214,13 @@ async def test_rewrite_command_applies_the_edit(tmp_path: Path, emulator: Emulat
         stats = await s.client.protocol.send_request_async("deepseekFim/stats", {})
         assert stats.session.chatRequests == 1  # named tuples on the client side
 
-
-async def test_rewrite_without_instruction_uses_the_default(tmp_path: Path,
-                                                            emulator: Emulator) -> None:
-    uri = (tmp_path / "geo.py").as_uri()
-    emulator.script(Reply(text="    y = r * r\n", endpoint="chat"))
-    async with lsp_session(tmp_path, emulator.base_url) as s:
-        applied = record_apply_edit(s)
-        s.open(uri, PY)
+        # without an instruction (the "Rewrite…" action as listed): a default one
+        emulator.script(Reply(text="    y = r * r\n", endpoint="chat"))
         line = rng((4, 0), (5, 0))  # a whole line including its line break
         await execute(s, "deepseekFim.rewrite", uri, range_json(line))
-        (req,) = chat_requests(emulator)
         assert "Improve this code: make it clearer and more idiomatic" in \
-            req.body["messages"][1]["content"]
-        assert apply_edits(PY, file_edits(applied[0].edit)[uri]) == PY.replace(
+            chat_requests(emulator)[1].body["messages"][1]["content"]
+        assert apply_edits(PY, file_edits(applied[1].edit)[uri]) == PY.replace(
             "    x = r * r\n", "    y = r * r\n")
 
 
@@ -328,12 +321,18 @@ TESTS_REPLY = ("from geo import area\n\n\ndef test_area():\n    assert area(1) =
                "pytest.approx(3.14159, rel=1e-3)\n```\n")
 
 
-async def test_tests_go_to_a_new_test_file(tmp_path: Path, emulator: Emulator) -> None:
+async def test_tests_go_to_a_new_or_an_existing_test_file(tmp_path: Path,
+                                                           emulator: Emulator) -> None:
     src = tmp_path / "geo.py"
     src.write_text(PY)
     (tmp_path / "tests").mkdir()
+    other = tmp_path / "shapes.py"
+    other.write_text(PY)
+    existing = "import pytest\n\n\ndef test_old():\n    assert True\n"
+    (tmp_path / "tests" / "test_shapes.py").write_text(existing)
     uri = src.as_uri()
-    emulator.script(Reply(text=TESTS_REPLY, endpoint="chat"))
+    emulator.script(Reply(text=TESTS_REPLY, endpoint="chat"),
+                    Reply(text="def test_area():\n    assert area(0) == 0\n", endpoint="chat"))
     async with lsp_session(tmp_path, emulator.base_url) as s:
         applied = record_apply_edit(s)
         s.open(uri, PY)
@@ -348,24 +347,15 @@ async def test_tests_go_to_a_new_test_file(tmp_path: Path, emulator: Emulator) -
         prompt = chat_requests(emulator)[0].body["messages"][1]["content"]
         assert "tests/test_geo.py" in prompt and "import it as `geo`" in prompt
 
-
-async def test_tests_are_appended_to_an_existing_test_file(tmp_path: Path,
-                                                           emulator: Emulator) -> None:
-    src = tmp_path / "geo.py"
-    src.write_text(PY)
-    existing = "import pytest\n\n\ndef test_old():\n    assert True\n"
-    (tmp_path / "test_geo.py").write_text(existing)
-    emulator.script(Reply(text="def test_area():\n    assert area(0) == 0\n", endpoint="chat"))
-    async with lsp_session(tmp_path, emulator.base_url) as s:
-        applied = record_apply_edit(s)
-        s.open(src.as_uri(), PY)
-        await execute(s, "deepseekFim.tests", src.as_uri(), range_json(rng((3, 0), (5, 22))))
-        edits = file_edits(applied[0].edit)
-        target = (tmp_path / "test_geo.py").as_uri()
+        # an existing test file gets the tests appended
+        s.open(other.as_uri(), PY)
+        await execute(s, "deepseekFim.tests", other.as_uri(), range_json(rng((3, 0), (5, 22))))
+        edits = file_edits(applied[1].edit)
+        target = (tmp_path / "tests" / "test_shapes.py").as_uri()
         assert list(edits) == [target]
         assert apply_edits(existing, edits[target]) == (
             existing + "\n\ndef test_area():\n    assert area(0) == 0\n")
-        assert "def test_old" in chat_requests(emulator)[0].body["messages"][1]["content"]
+        assert "def test_old" in chat_requests(emulator)[1].body["messages"][1]["content"]
 
 
 @pytest.fixture
@@ -424,7 +414,7 @@ async def test_explain_opens_markdown_and_returns_it(tmp_path: Path, emulator: E
         assert path.parent == cache / "explanations" and path.suffix == ".md"
         content = path.read_text("utf-8")
         assert content.endswith(md) and "geo.py" in content.splitlines()[0]
-        assert result == {"markdown": content, "uri": shown.uri}
+        assert result == content
         (req,) = chat_requests(emulator)
         assert req.path == "/chat/completions"  # Markdown, not a prefixed code block
         assert "stop" not in req.body
@@ -470,6 +460,23 @@ async def test_cancelling_progress_stops_a_command(tmp_path: Path, emulator: Emu
             r.path in CHAT_PATHS and r.outcome == "client_disconnected" for r in log), timeout=5)
         assert applied == [] and s.messages == []
         assert type(s.client.progress_reports[token][-1]).__name__ == "WorkDoneProgressEnd"
+
+        # $/cancelRequest on the executeCommand request itself (VS Code's cancel button)
+        emulator.reset()
+        emulator.script(Reply(text="pass\n", first_token_ms=20_000, endpoint="chat"))
+        fut = asyncio.ensure_future(s.client.protocol.send_request_async(
+            lsp.WORKSPACE_EXECUTE_COMMAND,
+            lsp.ExecuteCommandParams(command="deepseekFim.rewrite", arguments=[
+                uri, range_json(rng((4, 4), (4, 13))), "rename"]), msg_id="command-2"))
+        assert await emulator.wait_for_async(lambda log: any(
+            r.path in CHAT_PATHS for r in log), timeout=5)
+        s.client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id="command-2"))
+        assert await emulator.wait_for_async(lambda log: any(
+            r.path in CHAT_PATHS and r.outcome == "client_disconnected" for r in log), timeout=5)
+        with pytest.raises(Exception, match="cancel"):
+            await asyncio.wait_for(fut, 5)
+        await asyncio.sleep(0.2)
+        assert applied == [] and s.messages == []
 
 
 @pytest.mark.parametrize(("reply", "key", "words"), [

@@ -159,6 +159,8 @@ def code_action(ls: FimLanguageServer,
         log.info("code actions asked for an invalid range: %s", exc)
         return None
     start, end = actions.default_range(doc.text, sel_start, sel_end, doc.language_id)
+    if not doc.text[start:end].strip() and not params.context.diagnostics:
+        return None  # a blank line: nothing to explain or rewrite
     rng = _lsp_range(doc, start, end, enc)
     resolvable = supports_resolve(ls)
     only = params.context.only
@@ -226,15 +228,20 @@ async def _with_progress(ls: FimLanguageServer, title: str,
             log.debug("workDoneProgress/create failed: %r", exc)
             token = None
     task: asyncio.Future[T] = asyncio.ensure_future(work(report))
+
+    def on_cancel(fut: Any) -> None:
+        nonlocal user_cancelled
+        if fut.cancelled() and not task.done():
+            user_cancelled = True
+            task.cancel()
+
+    outer = _request_future(ls)
+    if outer is not None and outer is not asyncio.current_task():
+        # workspace/executeCommand runs our handler as a separate task: pygls cancels only the
+        # request's own future on $/cancelRequest, so pass the cancellation on.
+        outer.add_done_callback(on_cancel)
     if token is not None:
         created = ls.work_done_progress.tokens.get(token)
-
-        def on_cancel(fut: Any) -> None:
-            nonlocal user_cancelled
-            if fut.cancelled() and not task.done():
-                user_cancelled = True
-                task.cancel()
-
         if created is not None:
             created.add_done_callback(on_cancel)
         ls.work_done_progress.begin(token, lsp.WorkDoneProgressBegin(
@@ -257,6 +264,12 @@ async def _with_progress(ls: FimLanguageServer, title: str,
         if token is not None:
             ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=outcome))
             ls.work_done_progress.tokens.pop(token, None)
+
+
+def _request_future(ls: FimLanguageServer) -> Any:
+    """The future of the request being handled (None outside a request)."""
+    msg_id = ls.protocol.msg_id
+    return ls.protocol._request_futures.get(msg_id) if msg_id is not None else None
 
 
 def _read(ls: FimLanguageServer) -> Callable[[str], tuple[str, int | None] | None]:
@@ -431,8 +444,8 @@ async def tests_command(ls: FimLanguageServer, *args: Any) -> dict[str, Any] | N
 
 
 @server.command(CMD_EXPLAIN)
-async def explain_command(ls: FimLanguageServer, *args: Any) -> dict[str, Any] | None:
-    """``[uri, range]`` → ``{"markdown", "uri"}``; the Markdown file is also shown."""
+async def explain_command(ls: FimLanguageServer, *args: Any) -> str | None:
+    """``[uri, range]`` → the explanation as Markdown; the saved file is also shown."""
     uri, rng, _ = _command_args(args, extra=False)
     outcome = await perform(ls, "explain", uri, rng)
     if outcome is None or outcome.markdown is None:
@@ -445,7 +458,7 @@ async def explain_command(ls: FimLanguageServer, *args: Any) -> dict[str, Any] |
     except OSError as exc:
         log.warning("could not write the explanation: %s", exc)
         ls.show(f"DeepSeek: could not save the explanation ({exc.strerror or exc}).")
-        return {"markdown": outcome.markdown, "uri": None}
+        return outcome.markdown
     file_uri = path.as_uri()
     win = _window(ls)
     if win is not None and win.show_document is not None and win.show_document.support:
@@ -455,4 +468,4 @@ async def explain_command(ls: FimLanguageServer, *args: Any) -> dict[str, Any] |
                     lsp.ShowDocumentParams(uri=file_uri, take_focus=True))
         except Exception as exc:  # noqa: BLE001 - the result still carries the Markdown
             log.info("window/showDocument failed: %r", exc)
-    return {"markdown": path.read_text("utf-8"), "uri": file_uri}
+    return path.read_text("utf-8")
