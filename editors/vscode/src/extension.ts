@@ -17,6 +17,7 @@ import {
   TransportKind,
 } from 'vscode-languageclient/node';
 
+import { explanationToShow, needsInstruction, SERVER_EXPLAIN, SERVER_REWRITE, withInstruction } from './commands';
 import { answerConfiguration, buildServerSettings, needsRestart, SECTION, ServerSettings } from './settings';
 import { resolveServer } from './server';
 import { formatStats, parseStats } from './stats';
@@ -148,6 +149,18 @@ class Controller {
       initializationOptions: () => this.serverSettings(),
       synchronize: { configurationSection: SECTION },
       middleware: {
+        // The server's "Rewrite…" code action runs deepseekFim.rewrite without an instruction:
+        // ask for one (cancel = do nothing) rather than let the server use its default.
+        executeCommand: async (command, args, next) => {
+          if (needsInstruction(command, args)) {
+            const instruction = await askInstruction();
+            if (instruction === undefined) {
+              return undefined;
+            }
+            return next(command, withInstruction(args, instruction));
+          }
+          return next(command, args);
+        },
         workspace: {
           // The default would send the raw configuration (no key, client-only keys included):
           // send exactly what initializationOptions sends instead.
@@ -354,42 +367,50 @@ class Controller {
     if (!args) {
       return;
     }
-    const instruction = await vscode.window.showInputBox({
-      title: 'DeepSeek FIM: Rewrite selection',
-      prompt: 'How should the selected code be changed?',
-      placeHolder: 'e.g. use a list comprehension',
-      ignoreFocusOut: true,
-      validateInput: (value) => (value.trim() ? undefined : 'Say what to change'),
-    });
-    if (!instruction?.trim()) {
+    const instruction = await askInstruction();
+    if (instruction === undefined) {
       return;
     }
-    await this.runChatCommand('Rewriting…', 'deepseekFim.rewrite', [...args, instruction.trim()]);
+    await this.runChatCommand(SERVER_REWRITE, [...args, instruction]);
   }
 
   private async explainSelection(): Promise<void> {
     const args = this.selectionArgs();
     if (args) {
-      await this.runChatCommand('Explaining…', 'deepseekFim.explain', args);
+      await this.runChatCommand(SERVER_EXPLAIN, args);
     }
   }
 
-  /** Runs a chat command with a cancellable progress notification; text results are shown. */
-  private async runChatCommand(title: string, command: string, args: unknown[]): Promise<void> {
+  /**
+   * Runs a chat command. The server reports progress itself (work-done progress, cancellable),
+   * applies edits with workspace/applyEdit and opens explanations with window/showDocument; an
+   * explanation that did not get shown is opened here.
+   */
+  private async runChatCommand(command: string, args: unknown[]): Promise<void> {
     try {
-      const result = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `DeepSeek FIM: ${title}`, cancellable: true },
-        (_progress, token) => this.executeServerCommand(command, args, token),
-      );
-      // Edits come back as workspace/applyEdit, which the client applies; text is shown here.
-      if (typeof result === 'string' && result.trim()) {
-        const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: result });
+      const result = await this.executeServerCommand(command, args);
+      const shown = vscode.window.visibleTextEditors.map((e) => e.document.getText());
+      const text = explanationToShow(result, shown);
+      if (text !== undefined) {
+        const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: text });
         await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: true });
       }
     } catch (error) {
       void vscode.window.showErrorMessage(`DeepSeek FIM: ${command} failed: ${errorText(error)}`);
     }
   }
+}
+
+/** Asks how to rewrite the selection; undefined when the user cancels. */
+async function askInstruction(): Promise<string | undefined> {
+  const instruction = await vscode.window.showInputBox({
+    title: 'DeepSeek FIM: Rewrite selection',
+    prompt: 'How should the selected code be changed?',
+    placeHolder: 'e.g. use a list comprehension',
+    ignoreFocusOut: true,
+    validateInput: (value) => (value.trim() ? undefined : 'Say what to change'),
+  });
+  return instruction?.trim() ? instruction.trim() : undefined;
 }
 
 function isExecutable(file: string): boolean {

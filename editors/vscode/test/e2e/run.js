@@ -40,6 +40,11 @@ const SUGGESTION = ' + beta * 2';
 const TYPED_2 = 'other = gamma';
 const SUGGESTION_2 = ' - delta / 3';
 const STORED_KEY = 'sk-test-stored-7f3a';
+const FENCE = '\n\x60\x60\x60\n';
+const INSTRUCTION_1 = 'multiply instead';
+const REWRITE_1 = 'value = alpha * beta';
+const INSTRUCTION_2 = 'halve it';
+const REWRITE_2 = 'other = gamma / 2';
 
 const started = Date.now();
 /** @type {Array<() => Promise<void> | void>} */
@@ -250,6 +255,9 @@ async function main() {
     rules: [
       { reply: { text: SUGGESTION }, prompt_endswith: TYPED },
       { reply: { text: SUGGESTION_2 }, prompt_endswith: TYPED_2 },
+      // Chat rewrites: the server opens a code block for the model, so the reply is code + fence.
+      { reply: { text: REWRITE_1 + FENCE }, prompt_contains: INSTRUCTION_1, endpoint: 'chat' },
+      { reply: { text: REWRITE_2 + FENCE }, prompt_contains: INSTRUCTION_2, endpoint: 'chat' },
     ],
   });
   if (rules.status !== 200) {
@@ -501,6 +509,83 @@ async function main() {
   }
   await page.keyboard.press('Escape');
   log(`statistics dialog: ${stats[0]}`);
+
+  // 14. "DeepSeek FIM: Rewrite Selection…" on line 2: instruction box → server → chat → edit.
+  await focusEditorEnd(page);
+  await selectLine(page, 2);
+  await runCommand(page, 'DeepSeek FIM: Rewrite Selection');
+  await answerInstruction(page, INSTRUCTION_1);
+  const afterRewrite1 = `${INITIAL}${REWRITE_1}\n${TYPED_2}${SUGGESTION_2}`;
+  await saveAndExpect(page, file, afterRewrite1);
+  log('Rewrite Selection… replaced line 2 with the model\'s rewrite');
+
+  // 15. The server's own "DeepSeek: Rewrite…" code action (Ctrl+.) on line 3: the extension asks
+  //     for the instruction before the server runs it.
+  await selectLine(page, 3);
+  await page.keyboard.press('Control+.');
+  await waitFor(
+    'the "DeepSeek: Rewrite…" code action',
+    async () => (await page.$$eval('.action-widget .monaco-list-row', (els) => els.map((e) => e.textContent ?? ''))).some((t) => t.includes('DeepSeek: Rewrite')),
+    20_000,
+  );
+  // The widget takes keys, not clicks (a pointer block covers it): move the focus to the entry.
+  await waitFor(
+    'the focus on "DeepSeek: Rewrite…"',
+    async () => {
+      const focused = await page.$eval('.action-widget .monaco-list-row.focused', (e) => e.getAttribute('aria-label') ?? '').catch(() => '');
+      if (focused.startsWith('DeepSeek: Rewrite')) {
+        return true;
+      }
+      await page.keyboard.press('ArrowUp');
+      return false;
+    },
+    10_000,
+    100,
+  );
+  await page.keyboard.press('Enter');
+  await answerInstruction(page, INSTRUCTION_2);
+  await saveAndExpect(page, file, `${INITIAL}${REWRITE_1}\n${REWRITE_2}`);
+  const chats = (JSON.parse((await httpRequest(`${emulatorUrl}/_emulator/log`)).text) ?? [])
+    .filter((r) => String(r.path).includes('/chat/completions'));
+  if (chats.length !== 2) {
+    throw new Error(`expected exactly 2 chat requests, got ${chats.length}`);
+  }
+  log('the Rewrite… code action asked for the instruction and applied the rewrite');
+}
+
+/** Selects a whole line (1-based) without its line break. */
+async function selectLine(page, line) {
+  await page.keyboard.press('Control+Home');
+  for (let i = 1; i < line; i++) {
+    await page.keyboard.press('ArrowDown');
+  }
+  await page.keyboard.press('Home');
+  await page.keyboard.press('Shift+End');
+}
+
+/** Types into the "How should the selected code be changed?" box and confirms. */
+async function answerInstruction(page, instruction) {
+  await waitFor(
+    'the rewrite instruction box',
+    async () => (await page.$$eval('.quick-input-widget', (els) => els.map((e) => (e instanceof HTMLElement && e.offsetParent !== null ? e.textContent ?? '' : '')))).some((t) => t.includes('Rewrite selection')),
+    15_000,
+  );
+  await page.keyboard.type(instruction, { delay: 10 });
+  await page.keyboard.press('Enter');
+}
+
+async function saveAndExpect(page, file, expected) {
+  await waitFor(
+    `main.py on disk to equal ${JSON.stringify(expected)}`,
+    async () => {
+      await page.keyboard.press('Control+S');
+      return readIfExists(file) === expected;
+    },
+    20_000,
+    500,
+  ).catch((error) => {
+    throw new Error(`${error.message}; on disk: ${JSON.stringify(readIfExists(file))}`);
+  });
 }
 
 async function emulatorRequests(emulatorUrl) {
