@@ -393,3 +393,15 @@ def test_interleaved_streams_for_one_cursor_do_not_mix() -> None:
 def test_lone_closer_after_a_closer_is_not_a_copy() -> None:
     assert complete("f() {\n  if (x) {\n    y();\n  }\n|\n", "}") == (
         "f() {\n  if (x) {\n    y();\n  }\n}\n")
+
+
+def test_extra_closer_beyond_what_is_open_is_dropped() -> None:
+    assert complete("x = foo(a|\n", "))") == "x = foo(a)\n"
+    assert complete("x = [f(a|\n", ")]]") == "x = [f(a)]\n"
+
+
+def test_closers_of_brackets_opened_on_earlier_lines_are_kept() -> None:
+    doc = "run(function () {\n  work();\n|\n"
+    assert complete(doc, "});") == "run(function () {\n  work();\n});\n"
+    doc = "p.then(() => {\n  a();\n}).catch(|\n"
+    assert complete(doc, "(e) => log(e));") == "p.then(() => {\n  a();\n}).catch((e) => log(e));\n"

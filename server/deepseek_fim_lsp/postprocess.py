@@ -80,6 +80,7 @@ _BLOCK_OPENER = re.compile(
 _CLOSING_LINE = re.compile(r"^(?:[)\]}]|(?:end|fi|done|esac|until)\b)")
 _REOPENS = re.compile(r"(?:[{(\[:]|\bdo|\bthen|\belse)\s*$")
 _WORD = re.compile(r"\w")
+_BRACKETS = re.compile(r"[^()\[\]{}]+")
 _LOOP_MAX_BLOCK = 8
 _CONTEXT_LINES = 8
 _SUFFIX_LINES = 3
@@ -428,7 +429,30 @@ def _retyped(text: str, rest: str) -> int:
     return 0
 
 
-def resolve_cursor_line_overlap(text: str, *, before: str, after: str) -> Suggestion:
+def _excess_closers(text: str) -> int:
+    """Closing brackets in ``text`` that no opener in ``text`` matches."""
+    depth = excess = 0
+    for c in _BRACKETS.sub("", text):
+        if c in _OPENERS:
+            depth += 1
+        elif depth:
+            depth -= 1
+        else:
+            excess += 1
+    return excess
+
+
+def open_brackets_before(prefix: str) -> int:
+    """Brackets opened in ``prefix`` and not closed yet (unmatched closers are ignored)."""
+    depth = 0
+    for c in _BRACKETS.sub("", prefix):
+        depth = depth + 1 if c in _OPENERS else max(0, depth - 1)
+    return depth
+
+
+def resolve_cursor_line_overlap(
+    text: str, *, before: str, after: str, open_brackets: int | None = None
+) -> Suggestion:
     """Never insert what already follows the cursor on its line; keep brackets balanced.
 
     - real text after the cursor that the suggestion ends with is stripped
@@ -439,8 +463,12 @@ def resolve_cursor_line_overlap(text: str, *, before: str, after: str) -> Sugges
       (``printf("|\\n");`` + ``%d\\n", v);`` replaces ``\\n");``);
     - of the readings (replace or not) the one whose brackets and quotes balance like the
       original line wins (``print(|)`` + ``len(x)`` is not a replacement), and surplus closers
-      at the end of the suggestion are dropped (``foo(|)`` + ``a))`` → ``a)``, replace 1).
+      at the end of the suggestion are dropped (``foo(|)`` + ``a))`` → ``a)``, replace 1):
+      a suggestion may close at most the ``open_brackets`` still open before the cursor (by
+      default those of the cursor line) minus those the rest of the line closes.
     """
+    if open_brackets is None:
+        open_brackets = open_brackets_before(before)
     rest = after.rstrip()
     core = text.rstrip()
     if rest.strip() and not _is_closing_only(rest) and core.endswith(rest.strip()):
@@ -453,8 +481,8 @@ def resolve_cursor_line_overlap(text: str, *, before: str, after: str) -> Sugges
         options = [_overlap(text, run), _retyped(text, rest), 0]
         # the most balanced reading; on a tie, the one that replaces more
         best = min(options, key=lambda o: (_imbalance(before + text + after[o:], original), -o))
-        surplus = _net(original) - _net(before + text + after[best:])
-        if run and surplus > 0 and text and text[-1] in _CLOSERS:
+        still_open = open_brackets - _excess_closers(after[best:])
+        if _excess_closers(text) > max(0, still_open) and text[-1:] in _CLOSERS:
             text = text[:-1]
             if "\n" in text[len(text.rstrip()) :]:
                 text = text.rstrip()  # never leave a dangling line break
@@ -609,7 +637,9 @@ def clean(raw: str, *, prefix: str, suffix: str, mode: Mode) -> Suggestion | Non
     if line_break:
         s = Suggestion(text + "\n" + cur.before)
     else:
-        s = resolve_cursor_line_overlap(text, before=cur.before, after=cur.after)
+        s = resolve_cursor_line_overlap(
+            text, before=cur.before, after=cur.after, open_brackets=open_brackets_before(prefix)
+        )
         if "\n" in s.text and s.replace == 0 and cur.opener:
             closer = _OPENERS.get(cur.before.rstrip()[-1:], "")
             if closer and cur.after.lstrip().startswith(closer):
