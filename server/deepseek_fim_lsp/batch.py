@@ -39,6 +39,7 @@ from .config import Settings
 from .engine import CompletionRequest, Engine
 from .errors import AuthError, BalanceError, DeepSeekError, MissingKeyError
 from .headless import (
+    ATTEMPTS,
     EXIT_BACKEND,
     EXIT_INTERRUPTED,
     EXIT_KEY,
@@ -47,6 +48,7 @@ from .headless import (
     PROG,
     exit_code,
     outcome_json,
+    plain,
     read_text_file,
     retry_delay_s,
     say,
@@ -167,7 +169,7 @@ class Batch:
             if self.fatal is not None:
                 raise self.fatal
             engine = self._engine(settings)
-            result = await with_retries(lambda: run_once(engine, req),
+            result = await with_retries(lambda: run_once(engine, req), attempts=ATTEMPTS,
                                         base_delay_s=self.retry_delay_s)
         except _Tagged as tagged:
             return self._failed(tagged.rid, tagged.error)
@@ -189,7 +191,7 @@ class Batch:
             self.fatal = err  # every later request would fail the same way: do not send them
         self.totals.failed += 1
         self.totals.codes.add(exit_code(err))
-        return json.dumps({"id": rid, "error": {"kind": err.kind, "message": err.user_message}},
+        return json.dumps({"id": rid, "error": {"kind": err.kind, "message": plain(err)}},
                           ensure_ascii=False)
 
     # --- the run -----------------------------------------------------------------------------
@@ -330,7 +332,7 @@ def run_batch(source: str, settings: Settings, *, concurrency: int) -> int:
         say(f"{PROG}: {source} is not UTF-8 JSON lines ({exc})")
         return EXIT_USAGE
     if not settings.api_key:
-        say(f"{PROG}: {MissingKeyError().user_message}")
+        say(f"{PROG}: {plain(MissingKeyError())}")
         return EXIT_KEY
     try:
         return asyncio.run(Batch(lines, settings, concurrency).run())

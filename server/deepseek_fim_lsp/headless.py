@@ -83,6 +83,18 @@ def retry_delay_s() -> float:
         return 0.5
 
 
+ATTEMPTS = 3
+
+
+def plain(err: DeepSeekError) -> str:
+    """The error's message for a script: no editor-oriented lead-in, no promise to retry."""
+    text = err.user_message.removeprefix("DeepSeek FIM: ")
+    if err.retryable:
+        text = text.replace("backing off and retrying shortly", f"gave up after {ATTEMPTS} "
+                            "attempts")
+    return text
+
+
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -430,7 +442,7 @@ def complete_main(argv: Sequence[str]) -> int:
             raise MissingKeyError()
         outcome = asyncio.run(_complete_one(target, settings, ns.language))
     except DeepSeekError as err:
-        say(f"{PROG}: {err.user_message}")
+        say(f"{PROG}: {plain(err)}")
         return exit_code(err)
     except KeyboardInterrupt:
         say(f"{PROG}: interrupted")
@@ -443,7 +455,7 @@ def complete_main(argv: Sequence[str]) -> int:
         try:
             write_atomic(file, file.encode(new))
         except InputError as err:
-            say(f"{PROG}: {err.user_message}")
+            say(f"{PROG}: {plain(err)}")
             return EXIT_USAGE
         applied = True
     if ns.json:
@@ -462,7 +474,7 @@ async def _complete_one(target: Target, settings: Settings,
     req = CompletionRequest(uri_for(target.name), target.text, target.offset,
                             language_id=language or guess_language(target.name), invoked=True)
     try:
-        return outcome_of(await with_retries(lambda: run_once(engine, req),
+        return outcome_of(await with_retries(lambda: run_once(engine, req), attempts=ATTEMPTS,
                                              base_delay_s=retry_delay_s()))
     finally:
         await engine.aclose()
@@ -504,7 +516,7 @@ async def _check(settings: Settings, lines: list[str]) -> int:
                 lines.append(f"{bad} balance exhausted (HTTP 402): top up at "
                              "https://platform.deepseek.com/top_up")
                 return EXIT_KEY
-            lines.append(f"{bad} balance check failed: {err.user_message}")
+            lines.append(f"{bad} balance check failed: {plain(err)}")
             return exit_code(err)
         shown = ", ".join(f"{total} {cur}" for cur, total in balance.infos) or "unknown"
         if balance.available:
@@ -516,7 +528,7 @@ async def _check(settings: Settings, lines: list[str]) -> int:
         try:
             offered = await backend.models()
         except DeepSeekError as err:
-            lines.append(f"{bad} model list failed: {err.user_message}")
+            lines.append(f"{bad} model list failed: {plain(err)}")
             return status or exit_code(err)
         if settings.model in offered:
             lines.append(f"{ok} model {settings.model} is offered")
@@ -532,10 +544,10 @@ async def _check(settings: Settings, lines: list[str]) -> int:
         except TimeoutError:
             err2: DeepSeekError = UnreachableError(
                 settings.base_url, f"no answer within {settings.request_timeout_ms} ms")
-            lines.append(f"{bad} completion failed: {err2.user_message}")
+            lines.append(f"{bad} completion failed: {plain(err2)}")
             return status or EXIT_BACKEND
         except DeepSeekError as err:
-            lines.append(f"{bad} completion failed: {err.user_message}")
+            lines.append(f"{bad} completion failed: {plain(err)}")
             return status or exit_code(err)
         ms = (time.perf_counter() - started) * 1000
         lines.append(f"{ok} FIM completion answered in {ms:.0f} ms")
@@ -550,7 +562,7 @@ def check_main(argv: Sequence[str]) -> int:
     try:
         settings = load_settings(ns)
     except SettingsError as err:
-        say(f"{PROG}: {err.user_message}")
+        say(f"{PROG}: {plain(err)}")
         return EXIT_USAGE
     lines: list[str] = [f"{PROG} check"]
     try:
