@@ -110,10 +110,24 @@ def test_multi_drops_closing_line_when_block_goes_on_below() -> None:
     assert stop is not None and text[:stop] == "x();"
 
 
-def test_multi_close_and_reopen_line_is_not_kept() -> None:
+def test_multi_if_else_goes_on_when_the_block_ends_at_the_cursor() -> None:
+    text = "\n  a();\n} else {\n  b();\n}\nnext();\n"
+    for suffix, kept in (("", "\n  a();\n} else {\n  b();\n}"),
+                         ("\n}\n", "\n  a();\n} else {\n  b();")):
+        stop = early_stop(text, mode="multi", prefix="if (x) {", suffix=suffix)
+        assert stop is not None and text[:stop] == kept
+    py = "\n    a()\nelse:\n    b()\nc()\n"
+    stop = early_stop(py, mode="multi", prefix="if x:", suffix="\n\nprint(1)\n")
+    assert stop is not None and py[:stop] == "\n    a()\nelse:\n    b()"
+
+
+def test_multi_else_stops_when_the_block_goes_on_below() -> None:
     text = "\n  a();\n} else {\n  b();\n}\n"
-    stop = early_stop(text, mode="multi", prefix="if (x) {", suffix="")
+    stop = early_stop(text, mode="multi", prefix="if (x) {", suffix="\n  c();\n}\n")
     assert stop is not None and text[:stop] == "\n  a();"
+    text = "a();\n} else {\n  b();\n}\n"  # cursor inside the block: never leave it
+    stop = early_stop(text, mode="multi", prefix="if (x) {\n  ", suffix="\n")
+    assert stop is not None and text[:stop] == "a();"
 
 
 def test_multi_stops_when_model_writes_the_suffix() -> None:

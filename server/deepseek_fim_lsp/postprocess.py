@@ -26,8 +26,9 @@ Decisions worth knowing:
   break: then it ends with the line break and the cursor line's indentation, so the existing
   text stays on its own line, indented as before.
 - A closing line (``}``, ``)``, ``end``) that ends the block is kept only when the document
-  neither goes on inside the block nor closes it itself. ``} else {`` style lines end the
-  suggestion before them.
+  neither goes on inside the block nor closes it itself. ``} else {`` / ``else:`` /
+  ``except …:`` lines at the level of the block the cursor opened carry the statement on when
+  the document has nothing more inside that block; otherwise they end the suggestion.
 - Streaming and the final clean-up share one line scan, so stopping early never changes the
   answer; the scan is resumable, so each streamed chunk costs only its new lines.
 """
@@ -79,6 +80,8 @@ _BLOCK_OPENER = re.compile(
 )
 _CLOSING_LINE = re.compile(r"^(?:[)\]}]|(?:end|fi|done|esac|until)\b)")
 _REOPENS = re.compile(r"(?:[{(\[:]|\bdo|\bthen|\belse)\s*$")
+# Lines at the opener's level that carry the same statement on (`} else {`, `else:`, `except`).
+_GOES_ON = re.compile(r"^(?:[)\]}]\s*)?(?:else|elif|elsif|except|finally|catch|rescue|ensure)\b")
 _WORD = re.compile(r"\w")
 _BRACKETS = re.compile(r"[^()\[\]{}]+")
 _LOOP_MAX_BLOCK = 8
@@ -116,6 +119,8 @@ class _Cursor:
     scope_w: int  # lines narrower than this leave the scope (multi mode)
     suffix_lines: tuple[str, ...]  # first non-blank lines after the cursor line, stripped
     keep_closer: bool  # a closing line that ends the scope belongs in the suggestion
+    opener_w: int  # indentation width of the cursor line when it opens a block, else -1
+    block_ends: bool  # the document has nothing more inside the scope after the cursor
     context: tuple[str, ...]  # last non-blank full lines before the cursor line (rstripped)
 
     @staticmethod
@@ -151,9 +156,8 @@ class _Cursor:
         # The model's closing line is wanted only when the document does not go on inside the
         # scope and does not close it itself: at the end of the file, or before a dedented
         # line that is not a closer (the next function, say).
-        keep_closer = first_w < 0 or (
-            first_w < scope_w and _CLOSING_LINE.match(first_line) is None
-        )
+        block_ends = first_w < scope_w
+        keep_closer = block_ends and _CLOSING_LINE.match(first_line) is None
         start = max(0, len(prefix) - len(before) - 4000)
         earlier = [
             ln.rstrip()
@@ -167,6 +171,8 @@ class _Cursor:
             scope_w=scope_w,
             suffix_lines=tuple(following),
             keep_closer=keep_closer,
+            opener_w=base if opener else -1,
+            block_ends=block_ends,
             context=tuple(earlier[-_CONTEXT_LINES:]),
         )
 
@@ -264,11 +270,15 @@ class _Scan:
             if stripped == cur.suffix_lines[1]:
                 return pending
         # 2. Leaving the block scope (only real lines after the cursor line count).
-        if i > 0 and _width(_leading_ws(line)) < cur.scope_w:
-            closes = _CLOSING_LINE.match(stripped) is not None
-            if closes and cur.keep_closer and not _REOPENS.search(stripped):
-                return start + len(raw)
-            return here
+        width = _width(_leading_ws(line))
+        if i > 0 and width < cur.scope_w:
+            goes_on = _GOES_ON.match(stripped) is not None and _REOPENS.search(stripped)
+            if goes_on and cur.block_ends and width == cur.opener_w:
+                pass  # `} else {` right below the block the cursor opened: the if/else goes on
+            elif _CLOSING_LINE.match(stripped) and not _REOPENS.search(stripped):
+                return start + len(raw) if cur.keep_closer else here
+            else:
+                return here
         # 3. The model starts writing the lines that follow the cursor.
         whole_line = i > 0 or not cur.before.strip()
         if whole_line and cur.suffix_lines and stripped == cur.suffix_lines[0]:
