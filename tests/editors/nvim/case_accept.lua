@@ -8,7 +8,7 @@ H.setup({ settings = H.settings(), fallback = fallback })
 
 H.run(function()
   local bufnr = H.open('accept.py', { '' })
-  local ns = H.namespace(fallback)
+  local ns = H.namespace()
   H.feed('idef hello')
   H.wait(function()
     return H.ghost(bufnr, ns) ~= nil

@@ -6,7 +6,7 @@ local fallback = vim.env.DSF_RENDERER == 'fallback'
 H.setup({ settings = H.settings(), fallback = fallback, disabled_filetypes = { 'markdown' } })
 
 H.run(function()
-  local ns = H.namespace(fallback)
+  local ns = H.namespace()
   local a = H.open('one.py', { '' })
   H.feed('ione = ')
   H.wait(function()

@@ -8,7 +8,7 @@ H.track_requests()
 
 H.run(function()
   local bufnr = H.open('flow.py', { '' })
-  local ns = H.namespace(true)
+  local ns = H.namespace()
   -- The first answer is slow (scripted); typing on while it runs must cancel it.
   H.feed('ix =')
   H.wait(function()

@@ -7,7 +7,7 @@ H.setup({ settings = H.settings(), fallback = fallback })
 
 H.run(function()
   local bufnr = H.open('partial.py', { '' })
-  local ns = H.namespace(fallback)
+  local ns = H.namespace()
   H.result.steps = {}
   local function step(keys, what)
     local before = table.concat(H.lines(bufnr), '\n')

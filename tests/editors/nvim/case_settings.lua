@@ -6,7 +6,7 @@ H.setup({ settings = H.settings({ model = 'deepseek-v4-pro' }) })
 
 H.run(function()
   local bufnr = H.open('settings.py', { '' })
-  local ns = H.namespace(false)
+  local ns = H.namespace()
   H.feed('ifirst = ')
   H.wait(function()
     return H.ghost(bufnr, ns) ~= nil

@@ -7,7 +7,7 @@ H.setup({ settings = H.settings(), fallback = fallback })
 
 H.run(function()
   local bufnr = H.open('suffix.py', { 'print()' })
-  local ns = H.namespace(fallback)
+  local ns = H.namespace()
   vim.api.nvim_win_set_cursor(0, { 1, 6 })
   H.feed('ix')
   H.wait(function()

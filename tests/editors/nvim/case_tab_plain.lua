@@ -8,7 +8,7 @@ H.track_requests()
 
 H.run(function()
   local bufnr = H.open('plain.py', { 'alpha_value = 1', 'alphabet = 2', '' })
-  local ns = H.namespace(fallback)
+  local ns = H.namespace()
   vim.api.nvim_win_set_cursor(0, { 3, 0 })
   -- The server answers, with nothing to suggest (the emulator is scripted to say "").
   H.feed('i')

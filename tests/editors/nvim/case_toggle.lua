@@ -9,7 +9,7 @@ H.track_requests()
 
 H.run(function()
   local bufnr = H.open('toggle.py', { '' })
-  local ns = H.namespace(fallback)
+  local ns = H.namespace()
   H.feed('ix = ')
   H.wait(function()
     return H.ghost(bufnr, ns) ~= nil

@@ -163,9 +163,11 @@ function H.open(name, lines)
   return bufnr
 end
 
---- Namespace the chosen renderer draws in.
-function H.namespace(fallback)
-  return fallback and 'deepseek_fim.ghost' or 'nvim.lsp.inline_completion'
+--- Namespace the renderer in use draws in (Neovim < 0.12 always uses the extmark one).
+function H.namespace()
+  local renderer = require('deepseek_fim.state').renderer
+  H.result.renderer = renderer
+  return renderer == 'fallback' and 'deepseek_fim.ghost' or 'nvim.lsp.inline_completion'
 end
 
 --- `deepseekFim/stats` from the server, synchronously (nil when unavailable).
