@@ -258,6 +258,7 @@ def test_statusline_follows_status_notifications(tmp_path: Path, emulator: Emula
     assert "Model: deepseek-v4-flash (reachable)" in stats_msg
     assert "Session: " in stats_msg and "Last error: " in stats_msg
     assert result["statusline_restarted"] == "DeepSeek: ready"
+    assert result["exit_warnings"] == 0, "a restart is not a crash"
 
 
 def test_checkhealth_reports_binary_key_server_and_model(

@@ -46,4 +46,11 @@ H.run(function()
     return require('deepseek_fim').statusline() == 'DeepSeek: ready'
   end, 3000, 'ready after restart')
   H.result.statusline_restarted = require('deepseek_fim').statusline()
+  H.sleep(200)
+  H.result.exit_warnings = 0
+  for _, n in ipairs(H.result.notifications) do
+    if n.msg:find('exited', 1, true) then
+      H.result.exit_warnings = H.result.exit_warnings + 1
+    end
+  end
 end)

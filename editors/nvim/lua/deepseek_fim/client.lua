@@ -22,12 +22,16 @@ local INSTALL_HINT = 'install the server (`pipx install /path/to/deepseek-fim-ls
 function M.get(bufnr)
   local clients = vim.lsp.get_clients({ name = M.name, bufnr = bufnr })
   for _, client in ipairs(clients) do
-    if not (client.is_stopped and client:is_stopped()) then
+    if not util.is_stopped(client) then
       return client
     end
   end
   return nil
 end
+
+--- Clients we stopped on purpose: their exit is no news.
+---@type table<integer, boolean>
+local stopped_by_us = {}
 
 --- JSON-friendly copy of the user's server settings ({} must stay an object, not an array).
 ---@return table
@@ -86,8 +90,14 @@ end
 
 ---@param code integer
 ---@param signal integer
-local function on_exit(code, signal)
+---@param client_id integer
+local function on_exit(code, signal, client_id)
   vim.schedule(function()
+    if stopped_by_us[client_id] then
+      stopped_by_us[client_id] = nil
+      state.status = { state = 'inactive', message = 'Server stopped', uri = nil }
+      return
+    end
     if code == 0 and signal == 0 then
       state.status = { state = 'inactive', message = 'Server stopped', uri = nil }
       return
@@ -143,7 +153,7 @@ function M.attach(bufnr)
     bufnr = bufnr,
     -- One server for every buffer and project: stats and budgets are per user, not per root.
     reuse_client = function(client, config)
-      return client.name == config.name
+      return client.name == config.name and not util.is_stopped(client)
     end,
   })
 end
@@ -225,6 +235,7 @@ function M.restart()
   local bufs = {}
   if client then
     bufs = vim.lsp.get_buffers_by_client_id(client.id)
+    stopped_by_us[client.id] = true
     if util.has_011 then
       client:stop(true)
     else

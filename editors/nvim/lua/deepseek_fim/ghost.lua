@@ -60,7 +60,7 @@ local function cancel(st)
   end
   local inflight = st.inflight
   st.inflight = nil
-  if inflight and not (inflight.client.is_stopped and inflight.client:is_stopped()) then
+  if inflight and not util.is_stopped(inflight.client) then
     pcall(util.cancel_request, inflight.client, inflight.id)
   end
 end

@@ -68,6 +68,16 @@ function M.client_notify(client, method, params)
 end
 
 ---@param client vim.lsp.Client
+---@return boolean
+function M.is_stopped(client)
+  if M.has_011 then
+    return client:is_stopped()
+  end
+  ---@diagnostic disable-next-line: missing-parameter
+  return client.is_stopped()
+end
+
+---@param client vim.lsp.Client
 ---@param id integer
 function M.cancel_request(client, id)
   if M.has_011 then
