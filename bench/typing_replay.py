@@ -108,6 +108,8 @@ class Run:
     emu: tuple[int, int, int, int] = (0, 0, 0, 0)
     backend_posts: int = 0
     ignored: list[str] = field(default_factory=list)
+    probe_backend: list[float] = field(default_factory=list)
+    probe_fast: list[float] = field(default_factory=list)
 
 
 async def replay(srv: Server, plan: TypingPlan, run: Run) -> None:
@@ -138,6 +140,35 @@ async def replay(srv: Server, plan: TypingPlan, run: Run) -> None:
         latest = req
 
 
+async def probe(srv: Server, plan: TypingPlan, run: Run, lines: int = 2) -> None:
+    """Latency, looked at deliberately after the replay (where every answer was superseded):
+    on ``lines`` retyped lines, delete the rest of the line from the 4th character, wait for
+    the answer (a backend request), then type 6 of its characters waiting for each answer
+    (type-through / cache), then restore the line."""
+    truth, uri = plan.truth, plan.uri
+    end = plan.cursor + len(truth) - len(plan.initial)
+    starts = [i + 1 for i in range(plan.cursor, end) if truth[i] == "\n"]
+    picked = [ls for ls in starts
+              if len(truth[ls:truth.find("\n", ls)].strip()) >= 10][:lines]
+    for ls in picked:
+        le = truth.find("\n", ls)
+        cursor = ls + len(truth[ls:le]) - len(truth[ls:le].lstrip()) + 3
+        srv.edit(uri, cursor, le, "")
+        await asyncio.sleep(0.3)
+        for j in range(7):
+            if j:
+                srv.edit(uri, cursor, cursor, truth[cursor])
+                cursor += 1
+            t = time.perf_counter()
+            result = await asyncio.wait_for(srv.inline(uri, cursor), 30)
+            ms = (time.perf_counter() - t) * 1e3
+            if result is not None and result.items:
+                (run.probe_fast if j else run.probe_backend).append(ms)
+            await asyncio.sleep(0.08)
+        srv.edit(uri, cursor, cursor, truth[cursor:le])
+        await asyncio.sleep(0.3)
+
+
 async def run_config(name: str, options: dict[str, Any], plans: list[TypingPlan]) -> Run:
     run = Run(name)
     truths = [p.truth for p in plans]
@@ -161,11 +192,13 @@ async def run_config(name: str, options: dict[str, Any], plans: list[TypingPlan]
             run.cpu_s = srv.cpu_seconds() - cpu0
             run.rss = [r for _, r in mem.samples]
             run.hwm_mib = srv.mem_mib()[1]
+            fims = emu.requests("/beta/completions")
+            run.backend_posts = len(fims)
+            run.emu = emulator_usage(fims)
+            for plan in plans:
+                await probe(srv, plan, run)
             run.ignored = [k for k in NAIVE_ONLY_KEYS if k in options
                            and any(k in m and "unknown" in m for m in srv.told())]
-        fims = emu.requests("/beta/completions")
-        run.backend_posts = len(fims)
-        run.emu = emulator_usage(fims)
     finally:
         emu.stop()
     return run
@@ -176,7 +209,8 @@ async def overhead(n: int) -> list[tuple[float, float]]:
 
     The emulator runs in its own process with the same fixed latency. Each automatic request
     (debounce 0, no cache, one suggestion) is followed at once by a direct streaming POST of the
-    exact body the server sent, read to ``[DONE]``; the difference is what the server adds."""
+    exact body the server sent, read to the end of the body on a kept-alive connection; the
+    difference is what the server adds."""
     pairs: list[tuple[float, float]] = []
     sample = load_samples()[0]
     ends = [i for i, c in enumerate(sample.text) if c == "\n"]
@@ -189,11 +223,11 @@ async def overhead(n: int) -> list[tuple[float, float]]:
         await srv.stats()
 
         async def direct(body: Any) -> float:
+            # Read to the end of the body so that the connection is kept for the next call.
             t = time.perf_counter()
             async with http.stream("POST", "/beta/completions", json=body) as resp:
-                async for line in resp.aiter_lines():
-                    if line.strip() == "data: [DONE]":
-                        break
+                async for _line in resp.aiter_lines():
+                    pass
             return (time.perf_counter() - t) * 1e3
 
         seen = 0
@@ -214,9 +248,7 @@ async def overhead(n: int) -> list[tuple[float, float]]:
 
 
 def figures(run: Run) -> dict[str, float]:
-    arrived = [r for r in run.reqs if r.arrived is not None and r.items]
-    fast = [r.latency_ms for r in arrived if r.latency_ms < FIRST_TOKEN_MS]
-    slow = [r.latency_ms for r in arrived if r.latency_ms >= FIRST_TOKEN_MS]
+    fast, slow = run.probe_fast, run.probe_backend
     indent = [p for p in run.pauses if p.kind == "indent"]
     n_emu, hit, miss, out = run.emu
     chars = max(1, run.keystrokes)
@@ -232,12 +264,12 @@ def figures(run: Run) -> dict[str, float]:
         "answer_arrived_in_pause_pct": share(run.pauses, lambda p: p.arrived and p.shown),
         "answers_right_when_shown_pct": share([p for p in run.pauses if p.shown],
                                               lambda p: p.right),
-        "cache_hits": float(run.stats.get("cacheHits", 0)),
-        "type_through_hits": float(run.stats.get("typeThroughHits", 0)),
-        "latency_backend_p50_ms": median(slow),
-        "latency_backend_p95_ms": pct(slow, 95),
-        "latency_cache_tt_p50_ms": median(fast),
-        "latency_cache_tt_p95_ms": pct(fast, 95),
+        "replay_cache_hits": float(run.stats.get("cacheHits", 0)),
+        "replay_type_through_hits": float(run.stats.get("typeThroughHits", 0)),
+        "probe_latency_backend_p50_ms": median(slow),
+        "probe_latency_backend_p95_ms": pct(slow, 95),
+        "probe_latency_cache_tt_p50_ms": median(fast),
+        "probe_latency_cache_tt_p95_ms": pct(fast, 95),
         "server_cpu_s": run.cpu_s,
         "server_cpu_ms_per_keystroke": 1e3 * run.cpu_s / chars,
         "rss_start_mib": rss[0],
@@ -251,7 +283,7 @@ def figures(run: Run) -> dict[str, float]:
 TARGETS = {
     "requests_per_100_chars": ("<=", 2.5),
     "right_on_screen_after_indent_pct": (">=", 90.0),
-    "latency_cache_tt_p95_ms": ("<=", 20.0),
+    "probe_latency_cache_tt_p95_ms": ("<=", 20.0),
 }
 
 
@@ -308,10 +340,10 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="a few seconds, for the smoke test")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--chars", type=int, default=None,
-                   help="characters retyped per file (default 90, quick 40)")
+                   help="characters retyped per file (default 90, quick 60)")
     args = p.parse_args()
     if args.chars is None:
-        args.chars = 40 if args.quick else 90
+        args.chars = 60 if args.quick else 90
     asyncio.run(main_async(args))
 
 
