@@ -373,3 +373,12 @@ def test_fallback_cancels_types_through_and_clears(tmp_path: Path, emulator: Emu
     assert result["ghost_after_move"] is None
     assert result["ghost_after_esc"] is None
     assert result["lines"] == ["x = hel"]
+
+
+@pytest.mark.parametrize("renderer", ["native", "fallback"])
+def test_manual_only_suggests_on_request(tmp_path: Path, emulator: Emulator, renderer: str) -> None:
+    emulator.add_rule(Rule(reply=Reply(text="compute()"), prompt_endswith="result = "))
+    result = run_case("case_manual.lua", tmp_path, emulator, env={"DSF_RENDERER": renderer})
+    assert result["shown_while_typing"] is None
+    assert result["shown_on_request"].startswith("compute()")
+    assert result["lines"] == ["result = compute()"]

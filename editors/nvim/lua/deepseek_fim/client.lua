@@ -162,6 +162,11 @@ end
 ---@param settings table
 function M.update_settings(settings)
   state.options.settings = vim.tbl_deep_extend('force', state.options.settings or {}, settings)
+  M.push_settings()
+end
+
+--- Send the current settings to the running server, if any.
+function M.push_settings()
   local client = M.get()
   if not client then
     return

@@ -63,6 +63,9 @@ function M.setup(opts)
   end
   state.enabled = not (type(options.settings) == 'table' and options.settings.enabled == false)
   state.configured = true
+  if previous_renderer then
+    require('deepseek_fim.client').push_settings()
+  end
 
   set_highlights()
   require('deepseek_fim.commands').create()
