@@ -394,6 +394,30 @@ async def test_client_without_resolve_gets_commands(tmp_path: Path, emulator: Em
             "\n\ndef other", "\n\ndef test_other():\n    assert other() == 1\n\n\ndef other")
 
 
+async def test_neovim_capabilities_get_resolve_and_new_test_files(
+        tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neovim lists `create` among resource operations but not `documentChanges`."""
+    caps = client_capabilities("neovim")
+    assert caps.workspace and caps.workspace.workspace_edit
+    assert not caps.workspace.workspace_edit.document_changes
+    monkeypatch.setattr(conftest, "client_capabilities", lambda _spec: caps)
+    src = tmp_path / "geo.py"
+    src.write_text(PY)
+    emulator.script(Reply(text=TESTS_REPLY, endpoint="chat"))
+    async with lsp_session(tmp_path, emulator.base_url) as s:
+        s.open(src.as_uri(), PY)
+        actions = await list_actions(s, src.as_uri(), rng((4, 0), (4, 0)))
+        tests = by_title(actions, "DeepSeek: Write tests")
+        assert tests.data is not None and tests.command is None
+        resolved = await s.client.code_action_resolve_async(tests)
+        assert resolved.edit is not None
+        changes = list(resolved.edit.document_changes or [])
+        target = (tmp_path / "test_geo.py").as_uri()  # no tests/ folder: beside the file
+        assert isinstance(changes[0], lsp.CreateFile) and changes[0].uri == target
+        assert isinstance(changes[1], lsp.TextDocumentEdit)
+        assert apply_edits("", list(changes[1].edits)) == TESTS_REPLY.split("```")[0]  # type: ignore
+
+
 # --- explain -------------------------------------------------------------------------------
 
 
@@ -452,6 +476,8 @@ async def test_cancelling_progress_stops_a_command(tmp_path: Path, emulator: Emu
         task = asyncio.ensure_future(execute(s, "deepseekFim.rewrite", uri,
                                              range_json(rng((4, 4), (4, 13))), "rename"))
         await wait_until(lambda: any(s.client.progress_reports.values()))
+        assert await emulator.wait_for_async(lambda log: any(
+            r.path in CHAT_PATHS for r in log), timeout=5)
         (token,) = list(s.client.progress_reports)
         s.client.protocol.notify(lsp.WINDOW_WORK_DONE_PROGRESS_CANCEL,
                                  lsp.WorkDoneProgressCancelParams(token=token))
@@ -479,27 +505,27 @@ async def test_cancelling_progress_stops_a_command(tmp_path: Path, emulator: Emu
         assert applied == [] and s.messages == []
 
 
-@pytest.mark.parametrize(("reply", "key", "words"), [
-    (None, "sk-test-not-accepted", "API key was rejected"),
-    (Reply(status=402, endpoint="chat"), None, "balance is exhausted"),
+@pytest.mark.parametrize(("reply", "key", "words", "at_start"), [
+    # a rejected key is already told once by the start-up model check
+    (None, "sk-test-not-accepted", "API key was rejected", 1),
+    (Reply(status=402, endpoint="chat"), None, "balance is exhausted", 0),
 ])
 async def test_errors_are_told_in_plain_words(tmp_path: Path, emulator: Emulator,
                                               reply: Reply | None, key: str | None,
-                                              words: str) -> None:
+                                              words: str, at_start: int) -> None:
     uri = (tmp_path / "geo.py").as_uri()
     if reply is not None:
         emulator.script(reply)
     async with lsp_session(tmp_path, emulator.base_url,
                            **({"key": key} if key else {})) as s:
-        # the start-up model check may already have said it: count from here
-        await emulator.wait_for_async(lambda log: any(
-            r.path == "/models" and r.outcome != "in_flight" for r in log))
-        await asyncio.sleep(0.3)
 
         def told() -> int:
             return json.dumps([m.message for m in s.messages]).count(words)
 
-        before = told()
+        await emulator.wait_for_async(lambda log: any(
+            r.path == "/models" and r.outcome != "in_flight" for r in log))
+        await wait_until(lambda: told() == at_start)
+        before = at_start
         s.open(uri, PY)
         actions = await list_actions(s, uri, rng((4, 0), (4, 0)))
         resolved = await s.client.code_action_resolve_async(by_title(actions, "DeepSeek: Write"))

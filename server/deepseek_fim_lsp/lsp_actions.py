@@ -87,9 +87,10 @@ def supports_document_changes(ls: FimLanguageServer) -> bool:
 
 
 def supports_create(ls: FimLanguageServer) -> bool:
+    """CreateFile can only travel in ``documentChanges``, so a client listing it among its
+    resource operations takes those too (Neovim lists ``create`` without ``documentChanges``)."""
     caps = _edit_caps(ls)
-    return bool(caps and caps.document_changes and lsp.ResourceOperationKind.Create in
-                (caps.resource_operations or ()))
+    return bool(caps and lsp.ResourceOperationKind.Create in (caps.resource_operations or ()))
 
 
 def _window(ls: FimLanguageServer) -> lsp.WindowClientCapabilities | None:
@@ -347,7 +348,7 @@ def workspace_edit(ls: FimLanguageServer, outcome: actions.Outcome) -> lsp.Works
         d = Document(f.uri, f.text)
         per_file.append((f, [lsp.TextEdit(_lsp_range(d, c.start, c.end, enc), c.new_text)
                              for c in f.changes]))
-    if supports_document_changes(ls):
+    if supports_document_changes(ls) or any(f.create for f in outcome.files):
         changes: list[lsp.TextDocumentEdit | lsp.CreateFile | lsp.RenameFile |
                       lsp.DeleteFile] = []
         for f, edits in per_file:
