@@ -16,12 +16,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import TEST_KEY
 from deepseek_fim_lsp.emulator import Emulator, Reply, Rule
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +33,7 @@ BIN = Path(sys.executable).parent
 # the extmark renderer).
 NVIM = Path(os.environ.get("DSF_TEST_NVIM") or BIN / "nvim")
 SERVER = BIN / "deepseek-fim-lsp"
-KEY = "sk-test-key"
+KEY = TEST_KEY
 FIM = "/beta/completions"
 
 pytestmark = [
@@ -49,15 +50,6 @@ def nvim_has_inline_completion() -> bool:
     ).stdout
     major, minor = (int(x) for x in out.split()[1].lstrip("v").split(".")[:2])
     return (major, minor) >= (0, 12)
-
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator(api_keys=(KEY,)).start()
-    try:
-        yield emu
-    finally:
-        emu.stop()
 
 
 def fim_requests(emu: Emulator) -> list[Any]:
