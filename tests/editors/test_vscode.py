@@ -1,9 +1,12 @@
 """The VS Code extension: its unit tests (node) and an end-to-end run in a real VS Code.
 
 The end-to-end test (editors/vscode/test/e2e/run.js) packages the extension, installs the .vsix
-into code-server 4.100.3, drives it with Debian chromium through playwright-core, and checks that
-typing in a file shows the emulator's scripted suggestion as ghost text, that Tab + Ctrl+S puts
-exactly that on disk, and that the status bar item reaches the ready state.
+into code-server 4.100.3, drives it with Debian chromium through playwright-core against the real
+server and the emulator, and checks what a user sees: the status bar reaches ready; typing shows
+the scripted suggestion as ghost text and Tab + Ctrl+S puts exactly that on disk; "Set API Key"
+makes the server use the stored key (not written to settings.json); the status bar menu toggles
+completion and shows statistics; "Rewrite Selection…" and the server's "Rewrite…" code action
+apply the model's rewrite; a missing server gives a notification saying how to install it.
 
 Nothing here skips: when the tools are missing, ``setup.sh`` installs them (it is idempotent and
 returns at once when everything is there); if that is impossible the tests fail and say why.

@@ -93,8 +93,10 @@ class Controller {
     );
 
     this.apiKey = await ctx.secrets.get(SECRET_KEY);
+    this.setState('starting');
     this.item.show();
-    await this.start();
+    // Not awaited: a slow server start must not hold up activation (commands are registered).
+    void this.start();
   }
 
   /** The settings object the server gets, with the key from SecretStorage merged in. */

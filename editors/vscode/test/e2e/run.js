@@ -5,11 +5,19 @@
  * Debian chromium through playwright-core), against the real deepseek-fim-lsp server and the
  * project's DeepSeek API emulator. Needs `test/e2e/setup.sh` first.
  *
- * Flow: emulator with a scripted FIM answer → package + install the .vsix → code-server with a
- * temp HOME / user-data-dir whose settings point the extension at the venv's server and at the
- * emulator → open a folder, open a file, type → the ghost text must equal the scripted suggestion →
- * Tab, Ctrl+S → the file on disk must hold exactly the typed text + the suggestion. Also checks the
- * status bar item reaches the ready state and that the server sent the key the way we expect.
+ * Flow: emulator with scripted answers → package + install the .vsix → code-server with a temp
+ * HOME / user-data-dir whose settings point the extension at the venv's server and at the emulator
+ * (key in the server's environment) → then, as a user would:
+ *   1. the status bar item reaches the server's ready state;
+ *   2. typing shows exactly the scripted suggestion as ghost text; Tab + Ctrl+S put exactly the
+ *      typed text + suggestion on disk; the emulator saw the environment's key;
+ *   3. "Set API Key" (password box) → the stored key is what the server sends next (the emulator
+ *      then accepts only it), and it is not in settings.json;
+ *   4. status bar menu → toggle: item shows disabled, `deepseekFim.enabled` follows;
+ *   5. status bar menu → statistics dialog with the server's numbers;
+ *   6. "Rewrite Selection…" and the server's "Rewrite…" code action (instruction asked by the
+ *      extension) both apply the model's rewrite;
+ *   7. a serverPath that does not exist: restart, helpful notification, stopped status.
  *
  * Environment: DFL_PYTHON (python with deepseek_fim_lsp installed; default <repo>/.venv/bin/python
  * or python3), DFL_SERVER (server executable; default next to DFL_PYTHON), DFL_E2E_KEEP=1 keeps
@@ -551,6 +559,41 @@ async function main() {
     throw new Error(`expected exactly 2 chat requests, got ${chats.length}`);
   }
   log('the Rewrite… code action asked for the instruction and applied the rewrite');
+
+  // 16. A serverPath that does not exist: changing it restarts the server, which fails with a
+  //     message that says how to install the server or fix the setting.
+  const settingsFile = path.join(dirs.userdata, 'User', 'settings.json');
+  const current = JSON.parse(readIfExists(settingsFile));
+  current['deepseekFim.serverPath'] = path.join(tmp, 'nowhere', 'deepseek-fim-lsp');
+  // Edited the way a user does (this code-server does not watch settings.json for outside writes).
+  await runCommand(page, 'Preferences: Open User Settings (JSON)');
+  await waitFor(
+    'settings.json in the editor',
+    async () => (await page.$$eval('.tab.active', (els) => els.map((e) => e.textContent ?? ''))).some((t) => t.includes('settings.json')),
+    15_000,
+  );
+  await waitFor(
+    'the editor to have focus',
+    () => page.evaluate(() => !!document.activeElement?.closest('.monaco-editor')),
+    10_000,
+  );
+  await page.keyboard.press('Control+A');
+  await page.keyboard.insertText(JSON.stringify(current, null, 2));
+  await page.keyboard.press('Control+S');
+  const notice = await waitFor(
+    'the "server not found" notification',
+    async () => (await page.$$eval('.notification-list-item-message', (els) => els.map((e) => e.textContent ?? ''))).find((t) => t.includes('was not found')),
+    20_000,
+  );
+  if (!notice.includes('pipx install deepseek-fim-lsp') || !notice.includes('deepseekFim.serverPath')) {
+    throw new Error(`the notification does not say how to fix it: ${notice}`);
+  }
+  await waitFor(
+    'the status bar item in the stopped state',
+    async () => (await page.$$eval(statusSelector, (els) => els.map((e) => e.getAttribute('aria-label') ?? ''))).some((l) => l.startsWith('DeepSeek FIM stopped')),
+    10_000,
+  );
+  log('missing server: restart on the setting change, helpful notification, stopped status');
 }
 
 /** Selects a whole line (1-based) without its line break. */
