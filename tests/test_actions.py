@@ -369,3 +369,19 @@ async def test_explain_returns_markdown_and_notes_a_cut_off(tmp_path: Path) -> N
 def test_cache_dir_from_environment(tmp_path: Path) -> None:
     assert a.cache_dir({"DEEPSEEK_FIM_CACHE_DIR": str(tmp_path)}) == tmp_path
     assert a.cache_dir({"XDG_CACHE_HOME": "/c"}) == Path("/c/deepseek-fim-lsp")
+
+
+async def test_one_line_def_gets_a_comment_above_not_a_broken_docstring() -> None:
+    text = "def one(): return 1\n\n\ndef two():\n    return 2\n"
+    out = await run(request("document", text, 0, 19), FakeBackend(reply("# Return one.\n")))
+    assert apply(text, out.files[0].changes) == "# Return one.\n" + text
+
+
+async def test_secrets_in_the_context_are_redacted_but_the_selection_is_not() -> None:
+    text = 'DB_PASSWORD = "hunter2hunter2!"\n\n\ndef f():\n    return connect()\n'
+    start = text.index("def f")
+    backend = FakeBackend(reply("def f():\n    return connect(timeout=5)\n"))
+    await run(request("rewrite", text, start, len(text) - 1), backend)
+    user = backend.requests[0].messages[1].content
+    assert "hunter2hunter2!" not in user and "DB_PASSWORD" in user
+    assert "def f():\n    return connect()<<<END SELECTION>>>" in user

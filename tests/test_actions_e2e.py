@@ -171,6 +171,15 @@ async def test_listing_actions_costs_no_request(tmp_path: Path, emulator: Emulat
         sel = await list_actions(s, uri, rng((4, 4), (4, 9)))
         assert by_title(sel, "DeepSeek: Add").data["range"] == range_json(  # type: ignore
             rng((4, 4), (4, 9)))
+        # secret files are never sent: no actions, and a command refuses in plain words
+        env_uri = (tmp_path / ".env").as_uri()
+        s.open(env_uri, "API_TOKEN=abcdef123456\n", "dotenv")
+        assert await code_actions(s, lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(env_uri), range=rng((0, 0), (0, 3)),
+            context=lsp.CodeActionContext(diagnostics=[]))) is None
+        assert await execute(s, "deepseekFim.explain", env_uri,
+                             range_json(rng((0, 0), (0, 3)))) is None
+        await wait_until(lambda: any("excluded" in m.message for m in s.messages))
         await asyncio.sleep(0.2)
         assert chat_requests(emulator) == []
 

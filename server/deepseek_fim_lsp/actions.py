@@ -25,6 +25,7 @@ from .backends.base import Backend, ChatMessage, ChatRequest, ChatResult, Usage
 from .config import Settings
 from .context import estimate_tokens
 from .errors import DeepSeekError, RequestRejected, UnknownModelError
+from .privacy import redact_secrets
 from .usage import UsageLedger
 
 ActionKind = Literal["explain", "rewrite", "document", "tests", "fix"]
@@ -222,9 +223,9 @@ def _python_header_end(text: str, lines: list[tuple[int, int, int]], row: int) -
                 depth += 1
             elif ch in ")]}":
                 depth = max(0, depth - 1)
-        if depth == 0 and content.rstrip().endswith(":"):
-            return i
-        if depth == 0 and i > row + 40:
+        if depth == 0:
+            return i  # the signature is complete (a one-liner does not end with ':')
+        if i > row + 40:
             break
     return row
 
@@ -512,6 +513,8 @@ def build_prompt(req: ActionRequest, *, task: str, what: str, prefixed: bool,
     lang = _lang_name(req.language_id)
     tag = fence_tag(req.language_id)
     before, after = context_window(req.text, req.start, req.end, CONTEXT_TOKENS)
+    # The context is only read, so secrets in it can go; the selection is what gets edited.
+    before, after = redact_secrets(before), redact_secrets(after)
     name = req.path.name if req.path else req.uri.rsplit("/", 1)[-1]
     selected = _nl(req.text[req.start:req.end])
     system = (
@@ -654,8 +657,9 @@ def _plan_document(req: ActionRequest, lines: list[tuple[int, int, int]], style:
         return text[lines[i][0]:lines[i][1]]
 
     header = next((i for i in range(first_row, last_row + 1) if _PY_HEADER.match(line(i))), None)
-    if req.language_id == "python" and header is not None:
-        hend = _python_header_end(text, lines, header)
+    hend = _python_header_end(text, lines, header) if header is not None else -1
+    if req.language_id == "python" and header is not None and \
+            line(hend).split("#", 1)[0].rstrip().endswith(":"):
         def_w = _width(_indent_of(line(header)))
         body_row = next((j for j in range(hend + 1, len(lines)) if line(j).strip()), None)
         body_indent = style.make(def_w + style.unit) if not style.tabs else \
@@ -774,7 +778,7 @@ def _plan_tests(req: ActionRequest, lines: list[tuple[int, int, int]],
             where += f" (import it as `{python_module(req.path, req.root)}`)"
         where += "."
         if existing is not None:
-            head = _nl(existing[0])[:1500]
+            head = redact_secrets(_nl(existing[0])[:1500])
             where += (" That file already exists and the tests will be appended to it; it "
                       f"starts with:\n```\n{head}\n```\nDo not repeat its imports or tests.")
         else:

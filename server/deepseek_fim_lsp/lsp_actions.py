@@ -28,6 +28,7 @@ from . import actions
 from .documents import Document, PositionError
 from .errors import DeepSeekError
 from .lsp import FimLanguageServer, server
+from .privacy import effective_patterns, is_excluded
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -151,7 +152,7 @@ def code_action(ls: FimLanguageServer,
     """The DeepSeek actions for the selection (or the enclosing block). Costs no request."""
     uri = params.text_document.uri
     doc = ls.docs.get(uri)
-    if doc is None or not doc.text.strip():
+    if doc is None or not doc.text.strip() or _excluded(ls, uri):
         return None
     enc = ls.encoding
     try:
@@ -267,6 +268,11 @@ async def _with_progress(ls: FimLanguageServer, title: str,
             ls.work_done_progress.tokens.pop(token, None)
 
 
+def _excluded(ls: FimLanguageServer, uri: str) -> bool:
+    """Files never sent for completion (secrets, ``exclude``) are not sent for actions either."""
+    return is_excluded(uri, effective_patterns(ls.engine.settings.exclude))
+
+
 def _request_future(ls: FimLanguageServer) -> Any:
     """The future of the request being handled (None outside a request)."""
     msg_id = ls.protocol.msg_id
@@ -295,6 +301,10 @@ async def perform(ls: FimLanguageServer, kind: actions.ActionKind, uri: str, rng
     doc = ls.docs.get(uri)
     if doc is None:
         ls.show(f"DeepSeek: {uri} is not open in the editor, so the action cannot run.")
+        return None
+    if _excluded(ls, uri) or "\x00" in doc.text:
+        ls.show("DeepSeek: this file is excluded (a secret or binary file, or "
+                "`deepseekFim.exclude`), so it is not sent to the model.")
         return None
     try:
         start, end = _offsets(doc, rng, ls.encoding)
