@@ -53,6 +53,7 @@ const INSTRUCTION_1 = 'multiply instead';
 const REWRITE_1 = 'value = alpha * beta';
 const INSTRUCTION_2 = 'halve it';
 const REWRITE_2 = 'other = gamma / 2';
+const EXPLANATION = 'EXPLAINED: `value` is the product of `alpha` and `beta`.';
 
 const started = Date.now();
 /** @type {Array<() => Promise<void> | void>} */
@@ -229,6 +230,7 @@ async function main() {
     dirs[name] = path.join(tmp, name);
     fs.mkdirSync(dirs[name], { recursive: true });
   }
+  /** @type {NodeJS.ProcessEnv} */
   const env = {
     ...process.env,
     HOME: dirs.home,
@@ -266,6 +268,7 @@ async function main() {
       // Chat rewrites: the server opens a code block for the model, so the reply is code + fence.
       { reply: { text: REWRITE_1 + FENCE }, prompt_contains: INSTRUCTION_1, endpoint: 'chat' },
       { reply: { text: REWRITE_2 + FENCE }, prompt_contains: INSTRUCTION_2, endpoint: 'chat' },
+      { reply: { text: EXPLANATION }, endpoint: 'chat' },
     ],
   });
   if (rules.status !== 200) {
@@ -560,7 +563,28 @@ async function main() {
   }
   log('the Rewrite… code action asked for the instruction and applied the rewrite');
 
-  // 16. A serverPath that does not exist: changing it restarts the server, which fails with a
+  // 16. "DeepSeek FIM: Explain Selection": the server saves the explanation and shows it (once).
+  await focusEditorEnd(page);
+  await selectLine(page, 2);
+  await runCommand(page, 'DeepSeek FIM: Explain Selection');
+  await waitFor(
+    'the explanation in an editor tab',
+    async () => {
+      const tabs = await page.$$eval('.tab', (els) => els.map((e) => e.textContent ?? ''));
+      const lines = await page.$$eval('.editor-group-container.active .view-lines', (els) => els.map((e) => e.textContent ?? '').join('\n'));
+      return tabs.some((t) => /main\.py-L2-2\.md/.test(t)) && lines.replace(/\u00a0/g, ' ').includes('EXPLAINED:');
+    },
+    20_000,
+  );
+  // The command returns just after the server's showDocument; give a duplicate time to appear.
+  await sleep(1500);
+  const tabs = await page.$$eval('.tab', (els) => els.map((e) => e.textContent ?? ''));
+  if (tabs.some((t) => t.includes('Untitled'))) {
+    throw new Error(`the explanation was shown twice: ${JSON.stringify(tabs)}`);
+  }
+  log(`Explain Selection opened the explanation: ${JSON.stringify(tabs)}`);
+
+  // 17. A serverPath that does not exist: changing it restarts the server, which fails with a
   //     message that says how to install the server or fix the setting.
   const settingsFile = path.join(dirs.userdata, 'User', 'settings.json');
   const current = JSON.parse(readIfExists(settingsFile));
