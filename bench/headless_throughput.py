@@ -3,7 +3,9 @@
 The emulator runs in its own process with a fixed latency (300 ms to the first token, 20 ms per
 chunk, the same answer of several chunks every time). For each concurrency the CLI completes the
 same set of distinct requests (different files and positions of the shipped samples); the ideal
-wall time is ``ceil(N / concurrency)`` times one direct request's latency to the same emulator.
+wall time is ``ceil(N / concurrency)`` times one direct request's latency to the same emulator,
+and the same requests sent directly with httpx at the same concurrency show what the emulator and
+the machine allow without our code.
 CLI wall times include a fixed cost per run (Python start, imports, first connection: a one-request
 batch minus one request's latency), shown and subtracted for the throughput figure.
 
@@ -91,6 +93,29 @@ async def direct_latency_ms(base_url: str, n: int) -> float:
     return median(out)
 
 
+async def direct_batch_s(base_url: str, jobs: Path, concurrency: int) -> float:
+    """Wall seconds to send the same requests directly (httpx, ``concurrency`` at a time): what
+    the emulator and this machine allow without our code, a practical upper bound."""
+    bodies = []
+    for line in jobs.read_text("utf-8").splitlines():
+        obj = json.loads(line)
+        bodies.append({"model": "deepseek-v4-flash", "prompt": obj["prefix"],
+                       "suffix": obj["suffix"], "max_tokens": 128, "stream": True,
+                       "stream_options": {"include_usage": True}})
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits,
+                                 headers={"Authorization": f"Bearer {BENCH_KEY}"}) as http:
+        async def one(body: dict[str, object]) -> None:
+            async with gate, http.stream("POST", "/beta/completions", json=body) as resp:
+                async for _line in resp.aiter_lines():
+                    pass
+
+        t = time.perf_counter()
+        await asyncio.gather(*(one(b) for b in bodies))
+        return time.perf_counter() - t
+
+
 async def main_async(args: argparse.Namespace) -> None:
     n = args.requests
     levels = [int(c) for c in args.concurrency.split(",")]
@@ -120,6 +145,9 @@ async def main_async(args: argparse.Namespace) -> None:
             work = max(1e-9, wall - startup)
             rows.append((f"throughput_c{c}", n / work, n / ideal, 100 * ideal / work,
                          wall, ideal, f"{ok}/{n}"))
+            direct = await direct_batch_s(base_url, jobs, c)
+            rows.append((f"direct_http_c{c}", n / direct, n / ideal, 100 * ideal / direct,
+                         direct, ideal, "-"))
     print()
     print(table(rows, ["figure", "req_per_s", "ideal_req_per_s", "efficiency_pct",
                        "wall_s", "ideal_s", "answered"]))
