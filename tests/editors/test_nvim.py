@@ -374,3 +374,13 @@ def test_manual_only_suggests_on_request(tmp_path: Path, emulator: Emulator, ren
     assert result["shown_while_typing"] is None
     assert result["shown_on_request"].startswith("compute()")
     assert result["lines"] == ["result = compute()"]
+
+
+@pytest.mark.parametrize("renderer", ["native", "fallback"])
+def test_tab_jumps_in_snippets(tmp_path: Path, emulator: Emulator, renderer: str) -> None:
+    emulator.add_rule(Rule(reply=Reply(text="zzz")))
+    result = run_case("case_snippet.lua", tmp_path, emulator, env={"DSF_RENDERER": renderer})
+    assert result["ghost"].startswith("zzz")
+    assert result["snippet_active"] is True
+    assert result["line_after_jump"] == "call(x, )"
+    assert result["cursor_after_jump"] == [1, len("call(x, ")]
