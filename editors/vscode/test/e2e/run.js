@@ -17,7 +17,8 @@
  *   5. status bar menu → statistics dialog with the server's numbers;
  *   6. "Rewrite Selection…" and the server's "Rewrite…" code action (instruction asked by the
  *      extension) both apply the model's rewrite;
- *   7. a serverPath that does not exist: restart, helpful notification, stopped status.
+ *   7. "Explain Selection" shows the server's saved explanation, once;
+ *   8. a serverPath that does not exist: restart, helpful notification, stopped status.
  *
  * Environment: DFL_PYTHON (python with deepseek_fim_lsp installed; default <repo>/.venv/bin/python
  * or python3), DFL_SERVER (server executable; default next to DFL_PYTHON), DFL_E2E_KEEP=1 keeps
