@@ -385,3 +385,13 @@ async def test_secrets_in_the_context_are_redacted_but_the_selection_is_not() ->
     user = backend.requests[0].messages[1].content
     assert "hunter2hunter2!" not in user and "DB_PASSWORD" in user
     assert "def f():\n    return connect()<<<END SELECTION>>>" in user
+
+
+async def test_chat_settings_reach_the_request() -> None:
+    backend = FakeBackend(reply("x = 2\n"))
+    settings = Settings(api_key="sk-test-x", chat_model="deepseek-v4-pro", chat_thinking=True,
+                        chat_max_tokens=1234)
+    await a.run_action(request("rewrite", "x = 1\n", 0, 5), backend, settings, UsageLedger())
+    (req,) = backend.requests
+    assert (req.model, req.thinking, req.max_tokens) == ("deepseek-v4-pro", True, 1234)
+    assert req.messages[-1].content == "```python\n" and req.stop == ("```",)
