@@ -9,11 +9,14 @@ listener: one ``window/showMessage`` per kind, every occurrence in ``window/logM
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Generator
 import logging
 import os
+import sys
 from typing import Any
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
@@ -34,10 +37,50 @@ CMD_SET_ENABLED = "deepseekFim.setEnabled"
 CMD_STATS = "deepseekFim.stats"
 
 
+#: Stands in for a request that was already answered with an error while being decoded.
+_ANSWERED = object()
+
+
 class FimProtocol(LanguageServerProtocol):
     """Keeps documents in our own store (LSP line breaks only, local line-index updates)."""
 
     _server: FimLanguageServer
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        """A request whose params do not fit its method still gets an answer (InvalidParams).
+
+        pygls drops such a request with only a log line, leaving the editor waiting forever.
+        A request without ``params`` (Neovim sends custom requests that way) gets ``null``
+        params: pygls' generic request type requires the field.
+        """
+        if isinstance(data, dict) and "method" in data and "params" not in data:
+            data = {**data, "params": None}
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            msg_id = data.get("id")
+            if "method" in data and isinstance(msg_id, int | str):
+                self._send_response(msg_id, error=exc.to_response_error())
+                return _ANSWERED
+            raise
+
+    def handle_message(self, message: Any) -> None:
+        if message is _ANSWERED:
+            return
+        super().handle_message(message)
+
+    @lsp_method(lsp.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
+        """pygls' own version cancels pending requests while iterating over the dict that the
+        cancellation callbacks shrink ("dictionary changed size during iteration")."""
+        if (user_handler := self.fm.features.get(lsp.SHUTDOWN)) is not None:
+            yield user_handler, args, None
+        current = self.msg_id
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current and not future.done():
+                future.cancel()
+        self._shutdown = True
+        return None
 
     @lsp_method(lsp.TEXT_DOCUMENT_DID_OPEN)
     def lsp_text_document__did_open(self, params: lsp.DidOpenTextDocumentParams) -> None:
@@ -300,6 +343,9 @@ def stats_payload(ls: FimLanguageServer) -> dict[str, Any]:
         "lastError": err.user_message if err else None,
         "enabled": engine.settings.enabled,
         "backendRequests": engine.backend_requests,
+        # Health: backend calls in flight and asyncio tasks alive (both stay small at rest).
+        "inflight": len(engine._inflight),
+        "tasks": len(asyncio.all_tasks()),
     }
 
 
@@ -319,6 +365,12 @@ async def shutdown(ls: FimLanguageServer, params: Any) -> None:
 
 
 def serve() -> None:
-    """Speak LSP over stdin/stdout until the client says exit."""
+    """Speak LSP over stdin/stdout until the client says exit.
+
+    Exits with code 1 when the session ended without ``shutdown`` (the LSP rule); pygls raises
+    that ``SystemExit`` inside its loop, which swallows it.
+    """
     server.start_io()
+    if not getattr(server.protocol, "_shutdown", False):
+        sys.exit(1)
 from . import lsp_actions  # noqa: E402,F401  (registers code actions)
