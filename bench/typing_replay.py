@@ -11,7 +11,7 @@ The same keystrokes run against our defaults and against a naive configuration (
 cache, sliding window, no type-through), then a short sequential phase compares the server's
 latency with a direct HTTP call to the same backend.
 
-    .venv/bin/python bench/typing_replay.py [--quick] [--seed N] [--chars N]
+    .venv/bin/python bench/typing_replay.py [--quick] [--seed N] [--chars N] [--pause-scale X]
 """
 
 from __future__ import annotations
@@ -112,13 +112,13 @@ class Run:
     probe_fast: list[float] = field(default_factory=list)
 
 
-async def replay(srv: Server, plan: TypingPlan, run: Run) -> None:
+async def replay(srv: Server, plan: TypingPlan, run: Run, pause_scale: float = 1.0) -> None:
     uri, truth = plan.uri, plan.truth
     cursor = plan.cursor
     latest: Req | None = None
     target = time.perf_counter()
     for step in plan.steps:
-        target += step.delay
+        target += step.delay * (pause_scale if step.pause else 1.0)
         await asyncio.sleep(max(0.0, target - time.perf_counter()))
         if step.pause and latest is not None:
             arrived = latest.arrived is not None
@@ -169,7 +169,8 @@ async def probe(srv: Server, plan: TypingPlan, run: Run, lines: int = 2) -> None
         await asyncio.sleep(0.3)
 
 
-async def run_config(name: str, options: dict[str, Any], plans: list[TypingPlan]) -> Run:
+async def run_config(name: str, options: dict[str, Any], plans: list[TypingPlan],
+                     pause_scale: float = 1.0) -> Run:
     run = Run(name)
     truths = [p.truth for p in plans]
     emu = Emulator(api_keys=(BENCH_KEY,), first_token_ms=FIRST_TOKEN_MS,
@@ -182,7 +183,7 @@ async def run_config(name: str, options: dict[str, Any], plans: list[TypingPlan]
             cpu0 = srv.cpu_seconds()
             with MemorySampler(srv.pid) as mem:
                 for plan in plans:
-                    await replay(srv, plan, run)
+                    await replay(srv, plan, run, pause_scale)
                     await asyncio.sleep(1.0)  # the user stops; let the last answers land
             deadline = time.perf_counter() + 15
             while any(r.arrived is None for r in run.reqs) and time.perf_counter() < deadline:
@@ -306,8 +307,10 @@ async def main_async(args: argparse.Namespace) -> None:
           f"({', '.join(p.language_id for p in plans)}), seed {args.seed}, backend "
           f"{FIRST_TOKEN_MS:g} ms first token + {PER_CHUNK_MS:g} ms/chunk")
     print(f"machine: {machine()}")
-    ours = await run_config("ours", OURS, plans)
-    naive = await run_config("naive", NAIVE, plans)
+    if args.pause_scale != 1.0:
+        print(f"thinking pauses scaled by {args.pause_scale:g}")
+    ours = await run_config("ours", OURS, plans, args.pause_scale)
+    naive = await run_config("naive", NAIVE, plans, args.pause_scale)
     pairs = await overhead(2 if args.quick else 15)
     fo, fn = figures(ours), figures(naive)
     rows = []
@@ -341,6 +344,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--chars", type=int, default=None,
                    help="characters retyped per file (default 90, quick 60)")
+    p.add_argument("--pause-scale", type=float, default=1.0,
+                   help="multiply thinking pauses (what-if: how long must a pause be?)")
     args = p.parse_args()
     if args.chars is None:
         args.chars = 60 if args.quick else 90
