@@ -9,10 +9,10 @@ listener: one ``window/showMessage`` per kind, every occurrence in ``window/logM
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
 import logging
 import os
 import sys
+from collections.abc import Generator
 from typing import Any
 
 from lsprotocol import types as lsp
