@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -292,6 +293,7 @@ async def lsp_server(base_url: str, init_options: dict[str, Any], *,
             await asyncio.wait_for(client.shutdown_session(), 10)
         finally:
             await client.stop()  # type: ignore[no-untyped-call]
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 @asynccontextmanager
@@ -328,6 +330,7 @@ async def emulator_process(first_token_ms: float = 0, chunk_ms: float = 0,
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class MemorySampler:

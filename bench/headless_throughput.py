@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -122,10 +123,23 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"headless throughput: {n} distinct requests per run, concurrency {levels}, backend "
           f"{FIRST_TOKEN_MS:g} ms first token + {PER_CHUNK_MS:g} ms/chunk")
     print(f"machine: {machine()}")
-    home = Path(tempfile.mkdtemp(prefix="fim-batch-"))
+    with tempfile.TemporaryDirectory(prefix="fim-batch-") as tmp:
+        rows = await measure(args, Path(tmp))
+    print()
+    print(table(rows[1:], ["figure", "req_per_s", "ideal_req_per_s", "efficiency_pct",
+                           "wall_s", "ideal_s", "answered"]))
+    one, startup = rows[0][1], rows[0][2]
+    print(f"\none direct request: {one:.0f} ms (median); fixed cost of a CLI run: "
+          f"{startup * 1000:.0f} ms, subtracted from wall time for req_per_s")
+
+
+async def measure(args: argparse.Namespace, home: Path) -> list[tuple[Any, ...]]:
+    """Rows of figures; the first row is ("_", one request ms, fixed CLI cost s)."""
+    n = args.requests
+    levels = [int(c) for c in args.concurrency.split(",")]
     jobs = home / "requests.jsonl"
     requests_file(n, args.seed, jobs)
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     async with emulator_process(FIRST_TOKEN_MS, PER_CHUNK_MS, fim_text=ANSWER) as base_url:
         env = cli_env(base_url, home)
         one = await direct_latency_ms(base_url, 2 if args.quick else 8)
@@ -148,11 +162,7 @@ async def main_async(args: argparse.Namespace) -> None:
             direct = await direct_batch_s(base_url, jobs, c)
             rows.append((f"direct_http_c{c}", n / direct, n / ideal, 100 * ideal / direct,
                          direct, ideal, "-"))
-    print()
-    print(table(rows, ["figure", "req_per_s", "ideal_req_per_s", "efficiency_pct",
-                       "wall_s", "ideal_s", "answered"]))
-    print(f"\none direct request: {one:.0f} ms (median); fixed cost of a CLI run: "
-          f"{startup * 1000:.0f} ms, subtracted from wall time for req_per_s")
+    return [("_", one, startup), *rows]
 
 
 def main() -> None:
