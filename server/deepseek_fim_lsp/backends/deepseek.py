@@ -29,6 +29,9 @@ from .base import Balance, ChatRequest, ChatResult, FimRequest, FimResult, StopC
 
 log = logging.getLogger(__name__)
 USER_AGENT = "deepseek-fim-lsp"
+#: No token is this long: a FIM answer past ``max_tokens * this`` characters comes from a server
+#: that ignores the limit, and reading stops there instead of at the timeout.
+MAX_CHARS_PER_TOKEN = 32
 
 
 class DeepSeekBackend:
@@ -72,6 +75,7 @@ class DeepSeekBackend:
         text = ""
         finish: str | None = None
         usage: Usage | None = None
+        limit = max(1, request.max_tokens) * MAX_CHARS_PER_TOKEN
         async with self._stream("POST", "/beta/completions", body, model=request.model) as events:
             async for event in events:
                 usage = Usage.from_api(event.get("usage")) or usage
@@ -86,6 +90,10 @@ class DeepSeekBackend:
                     finish = choice.get("finish_reason") or finish
                 if finish == "insufficient_system_resource":
                     raise BusyError(None, "insufficient_system_resource")
+                if len(text) > limit:
+                    log.warning("the answer ran far past max_tokens=%d; stopped reading",
+                                request.max_tokens)
+                    return FimResult(text[:limit], "length", usage, stopped_early=True)
                 if stop_check is not None and text:
                     cut = stop_check(text)
                     if cut is not None:
@@ -247,8 +255,8 @@ class _EventStream:
         try:
             async for line in response.aiter_lines():
                 line = line.strip()
-                if not line or line.startswith(":"):
-                    continue  # blank separators and ': keep-alive' comments
+                if done or not line or line.startswith(":"):
+                    continue  # blank separators, ': keep-alive' comments, the body's end
                 if not line.startswith("data:"):
                     if line.startswith("{"):  # a non-streamed JSON body
                         try:
@@ -264,8 +272,10 @@ class _EventStream:
                     continue
                 payload = line[5:].strip()
                 if payload == "[DONE]":
+                    # Read on to the end of the body (normally nothing): a fully read response
+                    # returns its connection to the pool instead of costing a new handshake.
                     done = True
-                    break
+                    continue
                 try:
                     event = json.loads(payload)
                 except ValueError:
