@@ -108,13 +108,13 @@ async def test_burst_costs_at_most_two_requests(tmp_path: Path, emulator: Emulat
 
 async def test_superseded_request_cancels_its_http_call(tmp_path: Path,
                                                         emulator: Emulator) -> None:
+    """A request for another state (here: the cursor moved) cancels the one in flight."""
     emulator.script(Reply(text="slow", first_token_ms=30000), Reply(text="fast"))
     async with lsp_session(tmp_path, emulator.base_url) as s:
-        s.open(URI, "x = \n")
+        s.open(URI, "x = 1\n")
         first = asyncio.ensure_future(s.inline(URI, 0, 4))
-        assert await emulator.wait_for_async(lambda log: len(log) >= 1 and any(
+        assert await emulator.wait_for_async(lambda log: any(
             r.path == "/beta/completions" for r in log), timeout=20)
-        s.insert(URI, 0, 4, "1")
         second = await s.inline(URI, 0, 5)
         first_result = await asyncio.wait_for(first, 20)
         assert first_result is not None and first_result.items == ()
@@ -124,6 +124,24 @@ async def test_superseded_request_cancels_its_http_call(tmp_path: Path,
                             if r.path == "/beta/completions"), timeout=10)
         slow = fim_requests(emulator)[0]
         assert slow.body["prompt"] == "x = " and slow.outcome == "client_disconnected"
+
+
+async def test_typing_on_keeps_the_request_in_flight_and_types_through(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """Typing the start of what is coming does not throw the in-flight answer away."""
+    emulator.script(Reply(text="total + 1", first_token_ms=700))
+    async with lsp_session(tmp_path, emulator.base_url) as s:
+        s.open(URI, "x = \n")
+        first = asyncio.ensure_future(s.inline(URI, 0, 4))
+        assert await emulator.wait_for_async(lambda log: any(
+            r.path == "/beta/completions" for r in log), timeout=20)
+        s.insert(URI, 0, 4, "to")
+        second = await asyncio.wait_for(s.inline(URI, 0, 6), 20)
+        first_result = await asyncio.wait_for(first, 20)
+        assert first_result is not None and first_result.items == ()  # superseded, empty
+        assert second is not None and [i.insert_text for i in second.items] == ["tal + 1"]
+        (only,) = fim_requests(emulator)
+        assert only.outcome == "completed"
 
 
 async def test_cancel_request_cancels_http_call(tmp_path: Path, emulator: Emulator) -> None:
@@ -387,3 +405,24 @@ async def test_toggle_off_stops_automatic_requests(tmp_path: Path, emulator: Emu
         assert result is not None and result.items == ()
         assert fim_requests(emulator) == []
         assert any(st.state == "disabled" for st in s.statuses())
+
+
+async def test_next_line_is_served_after_enter_without_a_request(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """A one-line suggestion keeps the model's next line: typed through, then Enter, shows it."""
+    emulator.script(Reply(text="1\n    return x\n\nprint(f())"))
+    text = "def f():\n    x = \n"
+    async with lsp_session(tmp_path, emulator.base_url, init_options={"debounceMs": 0}) as s:
+        s.open(URI, text)
+        first = await s.inline(URI, 1, 8)
+        assert first is not None and [i.insert_text for i in first.items] == ["1"]
+        s.insert(URI, 1, 8, "1")
+        at_line_end = await s.inline(URI, 1, 9)
+        assert at_line_end is not None
+        assert [i.insert_text for i in at_line_end.items] == ["\n    return x"]
+        s.insert(URI, 1, 9, "\n    ")  # Enter + the editor's auto-indent
+        next_line = await s.inline(URI, 2, 4)
+        assert next_line is not None and [i.insert_text for i in next_line.items] == ["return x"]
+        assert len(fim_requests(emulator)) == 1
+        # The stream was read only to the end of that next line.
+        assert fim_requests(emulator)[0].outcome in ("client_disconnected", "completed")

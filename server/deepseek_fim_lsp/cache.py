@@ -4,13 +4,16 @@
   mode, count). The same state asked again costs no request.
 * Type-through: after a suggestion ``S`` at offset ``o``, if the user types ``t`` and ``S`` starts
   with ``t``, the document now equals the old one with ``t`` inserted at ``o``; the rest of ``S`` is
-  the answer, with no debounce and no request, until it is used up or the typing diverges.
+  the answer, with no debounce and no request, until it is used up or the typing diverges. A
+  one-line suggestion may carry the model's next line as *lookahead*: it is not shown, but once
+  the user has typed the line and pressed Enter it is served the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from cachetools import LRUCache
 
@@ -18,16 +21,15 @@ from .postprocess import Suggestion
 
 #: How much text around the cursor must match for a type-through answer to be trusted.
 _GUARD = 4096
+V = TypeVar("V")
 
 
-class CompletionCache:
+class CompletionCache(Generic[V]):
     def __init__(self, size: int) -> None:
-        self._cache: LRUCache[Hashable, tuple[Suggestion, ...]] | None = (
-            LRUCache(maxsize=size) if size > 0 else None
-        )
+        self._cache: LRUCache[Hashable, V] | None = LRUCache(maxsize=size) if size > 0 else None
         self.hits = 0
 
-    def get(self, key: Hashable) -> tuple[Suggestion, ...] | None:
+    def get(self, key: Hashable) -> V | None:
         if self._cache is None:
             return None
         found = self._cache.get(key)
@@ -35,9 +37,9 @@ class CompletionCache:
             self.hits += 1
         return found
 
-    def put(self, key: Hashable, items: tuple[Suggestion, ...]) -> None:
-        if self._cache is not None and items:
-            self._cache[key] = items
+    def put(self, key: Hashable, value: V) -> None:
+        if self._cache is not None:
+            self._cache[key] = value
 
     def resize(self, size: int) -> None:
         if self._cache is None or self._cache.maxsize != size:
@@ -47,11 +49,36 @@ class CompletionCache:
         return 0 if self._cache is None else len(self._cache)
 
 
+def typed_since(old: str, offset: int, new: str, new_offset: int) -> str | None:
+    """The text typed at ``offset`` if ``new`` is ``old`` with it inserted there, else None.
+
+    Only the text around the edit is compared (a change far away does not matter).
+    """
+    typed_len = new_offset - offset
+    if typed_len < 0 or len(new) - len(old) != typed_len:
+        return None
+    if new[max(0, offset - _GUARD):offset] != old[max(0, offset - _GUARD):offset]:
+        return None
+    if new[new_offset:new_offset + _GUARD] != old[offset:offset + _GUARD]:
+        return None
+    return new[offset:new_offset]
+
+
+def shown_part(rest: str, single: bool) -> str:
+    """What to show of a remainder: a one-line suggestion shows up to its line end, unless the
+    line is used up — then the lookahead line (after the line break) is shown."""
+    if not single:
+        return rest
+    head = rest.split("\n", 1)[0]
+    return head if head.strip() else rest
+
+
 @dataclass(frozen=True)
 class _Shown:
     text: str  # the document when the suggestion was made
     offset: int
-    items: tuple[Suggestion, ...]
+    items: tuple[Suggestion, ...]  # full texts, lookahead included
+    single: bool
 
 
 class TypeThrough:
@@ -60,10 +87,12 @@ class TypeThrough:
     def __init__(self, max_docs: int = 64) -> None:
         self._last: LRUCache[str, _Shown] = LRUCache(maxsize=max_docs)
         self.hits = 0
+        self.enabled = True
 
-    def remember(self, uri: str, text: str, offset: int, items: tuple[Suggestion, ...]) -> None:
-        if items:
-            self._last[uri] = _Shown(text, offset, items)
+    def remember(self, uri: str, text: str, offset: int, items: tuple[Suggestion, ...],
+                 single: bool = False) -> None:
+        if items and self.enabled:
+            self._last[uri] = _Shown(text, offset, items, single)
         else:
             self._last.pop(uri, None)
 
@@ -71,26 +100,18 @@ class TypeThrough:
         self._last.pop(uri, None)
 
     def lookup(self, uri: str, text: str, offset: int) -> tuple[Suggestion, ...] | None:
+        """The suggestions to show now, or None when this state is not a typed-through one."""
         shown = self._last.get(uri)
         if shown is None:
             return None
-        typed_len = offset - shown.offset
-        if typed_len < 0 or len(text) - len(shown.text) != typed_len:
-            return None
-        o = shown.offset
-        # The text around the edit must be the old text with `typed` inserted at o.
-        if text[max(0, o - _GUARD):o] != shown.text[max(0, o - _GUARD):o]:
-            return None
-        if text[offset:offset + _GUARD] != shown.text[o:o + _GUARD]:
-            return None
-        if typed_len == 0:
-            return None  # the very same state: the exact cache answers it
-        typed = text[o:offset]
+        typed = typed_since(shown.text, shown.offset, text, offset)
+        if not typed:
+            return None  # diverged, or the very same state (the exact cache answers that)
+        n = len(typed)
         rest = tuple(
-            Suggestion(s.text[typed_len:], s.replace)
+            Suggestion(shown_part(s.text[n:], shown.single), s.replace)
             for s in shown.items
-            if s.text.startswith(typed) and len(s.text) > typed_len
-            and s.text[typed_len:].strip()
+            if s.text.startswith(typed) and s.text[n:].strip()
         )
         if not rest:
             return None

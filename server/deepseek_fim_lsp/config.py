@@ -59,6 +59,8 @@ class Settings:
     sliding_window: bool = False
     """Slide the prompt window with every keystroke like most clients do (for comparisons:
     it defeats DeepSeek's prefix cache, so it costs more)."""
+    type_through: bool = True
+    """Answer from the last suggestion while the user types it (no request)."""
     cache_size: int = 256
     """Number of answers kept in the completion cache (0 disables it)."""
     multiline: str = "auto"
@@ -203,6 +205,7 @@ _FIELDS: dict[str, tuple[str, Check]] = {
     "suffixTokens": ("suffix_tokens", _int(0, 100_000)),
     "requestTimeoutMs": ("request_timeout_ms", _int(100, 120_000)),
     "slidingWindow": ("sliding_window", _bool),
+    "typeThrough": ("type_through", _bool),
     "cacheSize": ("cache_size", _int(0, 100_000)),
     "multiline": ("multiline", _choice("auto", "always", "never")),
     "invokedSuggestions": ("invoked_suggestions", _int(1, 3)),

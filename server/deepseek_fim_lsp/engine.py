@@ -23,7 +23,7 @@ from cachetools import LRUCache
 
 from .backends.base import Backend, FimRequest, Usage
 from .backends.deepseek import DeepSeekBackend
-from .cache import CompletionCache, TypeThrough
+from .cache import CompletionCache, TypeThrough, typed_since
 from .config import Settings
 from .context import FimWindow, OpenDocument, build_window, estimate_tokens
 from .errors import (
@@ -41,8 +41,23 @@ from .usage import UsageLedger
 log = logging.getLogger(__name__)
 
 BackendFactory = Callable[[Settings], Backend]
-#: What one fetch yields: the cleaned suggestions, the usage and its cost.
-Fetched = tuple[tuple[Suggestion, ...], Usage | None, float]
+@dataclass(frozen=True)
+class Fetched:
+    """What one fetch yields: the suggestions to show, the same with lookahead for
+    type-through, whether they are one-line suggestions, the usage and its cost."""
+
+    items: tuple[Suggestion, ...]
+    through: tuple[Suggestion, ...]
+    single: bool
+    usage: Usage | None
+    cost: float
+
+
+@dataclass(frozen=True)
+class _Pending:
+    text: str
+    offset: int
+    fetch: SharedFetch[Fetched]
 
 
 def default_backend(settings: Settings) -> Backend:
@@ -148,8 +163,10 @@ class Engine:
         self._settings = settings
         self._backend: Backend = backend_factory(settings)
         self._patterns = effective_patterns(settings.exclude)
-        self.cache = CompletionCache(settings.cache_size)
+        self.cache: CompletionCache[Fetched] = CompletionCache(settings.cache_size)
         self.type_through = TypeThrough()
+        self.type_through.enabled = settings.type_through
+        self._pending: LRUCache[str, _Pending] = LRUCache(maxsize=64)
         self.scheduler = Scheduler()
         self.ledger = ledger or UsageLedger()
         self._inflight: dict[tuple[object, ...], SharedFetch[Fetched]] = {}
@@ -178,6 +195,7 @@ class Engine:
         self._settings = settings
         self._patterns = effective_patterns(settings.exclude)
         self.cache.resize(settings.cache_size)
+        self.type_through.enabled = settings.type_through
         if (old.base_url, old.api_key, old.request_timeout_ms) != (
             settings.base_url, settings.api_key, settings.request_timeout_ms
         ):
@@ -284,17 +302,33 @@ class Engine:
         through = self.type_through.lookup(req.uri, req.text, req.offset)
         if through is not None:
             self.ledger.count("typeThroughHits")
-            self.type_through.remember(req.uri, req.text, req.offset, through)
             return done("type_through", through)
 
+        # Typing on while a request is in flight: keep that request (do not cancel and re-ask)
+        # and answer from it by type-through when it lands.
+        joined = self._joinable(req)
+        if joined is not None:
+            joined.waiters += 1  # held across the supersession just below
         ticket = self.scheduler.take(req.uri)
         try:
+            if joined is not None:
+                try:
+                    await ticket.wait(joined)
+                except DeepSeekError:
+                    pass  # the request that started it reports the error
+                finally:
+                    joined.release()
+                through = self.type_through.lookup(req.uri, req.text, req.offset)
+                if through is not None:
+                    self.ledger.count("typeThroughHits")
+                    return done("type_through", through)
             window, mode, key = self._prepare(req)
             cached = self.cache.get(key)
             if cached is not None:
                 self.ledger.count("cacheHits")
-                self.type_through.remember(req.uri, req.text, req.offset, cached)
-                return done("cache", cached)
+                self.type_through.remember(req.uri, req.text, req.offset, cached.through,
+                                           cached.single)
+                return done("cache", cached.items)
             if not req.invoked:
                 reason = self._automatic_blocked()
                 if reason:
@@ -302,28 +336,49 @@ class Engine:
                 await ticket.debounce(settings.debounce_ms / 1000)
             fetch = self._inflight.get(key)
             if fetch is None or fetch.task.done():
-                fetch = self._start_fetch(window, mode, key, req.invoked)
+                fetch = self._start_fetch(req, window, mode, key)
             self.listener.status("busy", "requesting a completion", req.uri)
             try:
                 result = await ticket.wait(fetch)
             except DeepSeekError as err:
                 self._on_error(err)
                 return done("error", error=err)
-            items, usage, cost = result
-            self.type_through.remember(req.uri, req.text, req.offset, items)
             self.listener.status("ready", "ready", req.uri)
-            return done("backend" if items else "empty", items, usage=usage, cost_usd=cost)
+            return done("backend" if result.items else "empty", result.items,
+                        usage=result.usage, cost_usd=result.cost)
         except Superseded:
             return done("superseded")
         finally:
             ticket.close()
 
-    def _start_fetch(self, window: FimWindow, mode: Mode, key: tuple[object, ...],
-                     invoked: bool) -> SharedFetch[Fetched]:
+    def _joinable(self, req: CompletionRequest) -> SharedFetch[Fetched] | None:
+        """The in-flight fetch of this document if ``req`` only typed on from its state."""
+        pending = self._pending.get(req.uri)
+        if pending is None or pending.fetch.task.done() or not self.type_through.enabled:
+            return None
+        typed = typed_since(pending.text, pending.offset, req.text, req.offset)
+        return pending.fetch if typed else None
+
+    def _start_fetch(self, req: CompletionRequest, window: FimWindow, mode: Mode,
+                     key: tuple[object, ...]) -> SharedFetch[Fetched]:
         fetch: SharedFetch[Fetched] = SharedFetch(
-            lambda: self._fetch(window, mode, key, invoked))
+            lambda: self._fetch(window, mode, key, req.invoked))
         self._inflight[key] = fetch
-        fetch.task.add_done_callback(lambda _t: self._forget(key, fetch))
+        pending = _Pending(req.text, req.offset, fetch)
+        self._pending[req.uri] = pending
+
+        def landed(task: asyncio.Task[Fetched]) -> None:
+            self._forget(key, fetch)
+            if task.cancelled() or task.exception() is not None:
+                return
+            # Remembered here, not by the request: a superseded request's answer still serves
+            # the type-through of the requests that came after it.
+            if self._pending.get(req.uri) is pending:
+                result = task.result()
+                self.type_through.remember(req.uri, req.text, req.offset, result.through,
+                                           result.single)
+
+        fetch.task.add_done_callback(landed)
         return fetch
 
     def _forget(self, key: tuple[object, ...], fetch: SharedFetch[Fetched]) -> None:
@@ -379,6 +434,7 @@ class Engine:
         results = await asyncio.gather(*(self._one(window, mode, t) for t in temps),
                                        return_exceptions=True)
         items: list[Suggestion] = []
+        through: list[Suggestion] = []
         usage = Usage()
         cost = 0.0
         first_error: DeepSeekError | None = None
@@ -388,7 +444,7 @@ class Engine:
                 continue
             if isinstance(r, BaseException):
                 raise r
-            suggestion, u, c = r
+            suggestion, full, u, c = r
             if u:
                 usage = Usage(usage.cache_hit_tokens + u.cache_hit_tokens,
                               usage.cache_miss_tokens + u.cache_miss_tokens,
@@ -397,6 +453,7 @@ class Engine:
             cost += c
             if suggestion and all(x.text != suggestion.text for x in items):
                 items.append(suggestion)
+                through.append(full or suggestion)
         if first_error is not None and len(items) == 0 and all(
             isinstance(r, DeepSeekError) for r in results
         ):
@@ -405,19 +462,34 @@ class Engine:
         self._problems.clear()
         self._blocked = None
         self._backoff.clear()
-        out = tuple(items)
-        self.cache.put(key, out)
-        return out, usage, cost
+        out = Fetched(tuple(items), tuple(through), mode == "single", usage, cost)
+        if items:  # an empty answer (or a timeout) is worth asking again
+            self.cache.put(key, out)
+        return out
 
-    async def _one(self, window: FimWindow, mode: Mode,
-                   temperature: float) -> tuple[Suggestion | None, Usage | None, float]:
+    async def _one(self, window: FimWindow, mode: Mode, temperature: float
+                   ) -> tuple[Suggestion | None, Suggestion | None, Usage | None, float]:
+        """One FIM request: the suggestion, the same with its lookahead line, usage, cost."""
         s = self._settings
         request = FimRequest(s.model, window.prompt, window.suffix, s.max_tokens, temperature)
         partial: list[str] = []
         self.backend_requests += 1
+        lookahead = (mode == "single" and self.type_through.enabled
+                     and not window.suffix.split("\n", 1)[0].strip())
+
+        def line_end(text: str) -> int | None:
+            return early_stop(text, mode=mode, prefix=window.prefix, suffix=window.suffix)
 
         def stop_check(text: str) -> int | None:
-            return early_stop(text, mode=mode, prefix=window.prefix, suffix=window.suffix)
+            first = line_end(text)
+            if first is None or not lookahead or text[first:first + 1] != "\n":
+                return first
+            # Read on to the end of the next line: not shown, but served by type-through once
+            # the user has typed this line and pressed Enter.
+            nxt = text.find("\n", first + 1)
+            if nxt < 0:
+                return first if len(text) - first > _LOOKAHEAD_CHARS else None
+            return nxt if text[first + 1:nxt].strip() else first
 
         try:
             async with asyncio.timeout(s.request_timeout_ms / 1000):
@@ -434,4 +506,29 @@ class Engine:
             usage = Usage(0, estimate_tokens(window.prompt) + estimate_tokens(window.suffix),
                           estimate_tokens(raw), estimated=True)
         cost = self.ledger.record(usage, s.prices)
-        return clean(raw, prefix=window.prefix, suffix=window.suffix, mode=mode), usage, cost
+        first = line_end(raw) if lookahead else None
+        shown_raw = raw[:first] if first is not None else raw
+        suggestion = clean(shown_raw, prefix=window.prefix, suffix=window.suffix, mode=mode)
+        full = None
+        if suggestion and first is not None and suggestion.replace == 0 \
+                and suggestion.text == shown_raw.rstrip():
+            full = _with_lookahead(suggestion, raw[first:], window)
+        return suggestion, full, usage, cost
+
+
+#: How far past the shown line to read for the lookahead line at most.
+_LOOKAHEAD_CHARS = 300
+
+
+def _with_lookahead(suggestion: Suggestion, rest: str, window: FimWindow) -> Suggestion | None:
+    """``suggestion`` extended by the model's next line, unless that line is useless."""
+    if not rest.startswith("\n"):
+        return None
+    line = rest[1:].split("\n", 1)[0].rstrip()
+    if not line.strip():
+        return None
+    following = next((ln for ln in window.suffix.splitlines()[1:] if ln.strip()), "")
+    if line.strip() == following.strip():
+        return None  # the model repeats the code below
+    newline = "\r\n" if "\r\n" in window.prefix or "\r\n" in window.suffix else "\n"
+    return Suggestion(suggestion.text + newline + line, 0)
