@@ -147,3 +147,21 @@ async def test_no_key_sends_nothing() -> None:
     with pytest.raises(MissingKeyError):
         await b.fim(REQ)
     assert calls == []
+
+
+async def test_connections_are_reused_between_completions() -> None:
+    """Reading each stream to its end returns the connection to the pool (no new handshake)."""
+    from deepseek_fim_lsp.emulator import Emulator
+
+    with Emulator(api_keys=(KEY,)) as emu:
+        emu.fim_responder = lambda body: "x"
+        b = DeepSeekBackend(emu.base_url, KEY)
+        opened: list[int] = []
+        try:
+            for _ in range(5):
+                assert (await b.fim(REQ)).text == "x"
+                pool = b._client._transport._pool  # type: ignore[attr-defined]
+                opened.append(len(pool.connections))
+        finally:
+            await b.aclose()
+    assert opened == [1, 1, 1, 1, 1]
