@@ -46,3 +46,17 @@ def test_prices_and_round_trip() -> None:
     assert "apiKey" not in raw and raw["prices"]["cacheHit"] == 0.01
     again, problems = config.parse(raw)
     assert problems == [] and again == s
+
+
+def test_daily_usage_persists_across_restarts(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from deepseek_fim_lsp.backends.base import Usage
+    from deepseek_fim_lsp.usage import UsageLedger
+
+    monkeypatch.setenv("DEEPSEEK_FIM_STATE_DIR", str(tmp_path))
+    first = UsageLedger()
+    for _ in range(3):  # several records inside the save interval: written at flush
+        first.record(Usage(10, 20, 5), config.Prices())
+    first.flush()
+    again = UsageLedger()
+    assert again.today.requests == 3 and again.today.cacheMissTokens == 60
+    assert again.session.requests == 0

@@ -254,6 +254,7 @@ class Engine:
             task.cancel()
         for fetch in list(self._inflight.values()):
             fetch.task.cancel()
+        self.ledger.flush()
         await self._backend.aclose()
 
     @property
@@ -387,9 +388,14 @@ class Engine:
 
     def _prepare(self, req: CompletionRequest) -> tuple[FimWindow, Mode, tuple[object, ...]]:
         s = self._settings
-        others = [d for d in req.others
-                  if d.uri != req.uri and not is_excluded(d.uri, self._patterns)
-                  and "\x00" not in d.text]
+        others: list[OpenDocument] = []
+        if s.cross_file and s.cross_file_tokens:
+            # Only the most relevant few are worth scanning: same language first, then the most
+            # recently touched (200 open files must not slow every keystroke down).
+            ranked = sorted((d for d in req.others if d.uri != req.uri),
+                            key=lambda d: (d.language_id != req.language_id, -d.last_touched))
+            others = [d for d in ranked[:_MAX_OTHERS]
+                      if not is_excluded(d.uri, self._patterns) and "\x00" not in d.text]
         window = build_window(
             req.text, req.offset, uri=req.uri, language_id=req.language_id,
             prefix_tokens=s.prefix_tokens, suffix_tokens=s.suffix_tokens,
@@ -516,6 +522,8 @@ class Engine:
         return suggestion, full, usage, cost
 
 
+#: How many other open documents are considered for cross-file snippets.
+_MAX_OTHERS = 12
 #: How far past the shown line to read for the lookahead line at most.
 _LOOKAHEAD_CHARS = 300
 

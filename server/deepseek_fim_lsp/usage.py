@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import threading
+import time
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from .backends.base import Usage
 from .config import Prices, Settings
 
 log = logging.getLogger(__name__)
+_SAVE_EVERY_S = 2.0
 
 
 def state_dir() -> Path:
@@ -96,6 +98,8 @@ class UsageLedger:
         self._lock = threading.Lock()
         self._day = self._today()
         self.today = self._load(self._day)
+        self._saved_at = 0.0
+        self._dirty = False
 
     @staticmethod
     def _today() -> str:
@@ -112,9 +116,16 @@ class UsageLedger:
         except (OSError, ValueError):
             return Totals()
 
-    def _save(self) -> None:
+    def _save(self, force: bool = False) -> None:
+        """Write today's totals, at most every couple of seconds (a file write per completion
+        would sit on the hot path); :meth:`flush` writes whatever is pending."""
         if not self._persist:
             return
+        now = time.monotonic()
+        if not force and now - self._saved_at < _SAVE_EVERY_S:
+            self._dirty = True
+            return
+        self._saved_at, self._dirty = now, False
         try:
             path = self._path(self._day)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,9 +135,16 @@ class UsageLedger:
         except OSError as exc:
             log.debug("could not save usage: %s", exc)
 
+    def flush(self) -> None:
+        with self._lock:
+            if self._dirty:
+                self._save(force=True)
+
     def _roll(self) -> None:
         day = self._today()
         if day != self._day:
+            if self._dirty:
+                self._save(force=True)
             self._day = day
             self.today = self._load(day)
 
@@ -154,7 +172,7 @@ class UsageLedger:
             for t in self._both():
                 setattr(t, name, getattr(t, name) + n)
             if name == "accepted":
-                self._save()
+                self._save(force=True)
 
     def over_budget(self, settings: Settings) -> str | None:
         """A plain-words reason when today's spend passed a configured cap, else None."""
