@@ -193,6 +193,51 @@ async def test_malformed_messages_are_survived(tmp_path: Path, emulator: Emulato
         server.send({"jsonrpc": "2.0", "id": "no-method"})  # neither method nor result
         server.send({"jsonrpc": "1.0", "id": 7, "method": "deepseekFim/stats"})
         await still_answers(server, emulator, "d")
+        # The user hears once, in plain words; the details go to the log.
+        shown = [p["message"] for p in server.notifications("window/showMessage")]
+        assert len(shown) <= 1, shown
+        assert not any("attribute" in m or "Expecting" in m for m in shown), shown
+        logged = " ".join(p["message"] for p in server.notifications("window/logMessage"))
+        assert "Expecting property name" in logged
+
+
+async def test_framing_variants_and_request_ids(tmp_path: Path, emulator: Emulator) -> None:
+    """Legal but unusual framing: extra headers, messages split into single bytes or sent
+    together in one write, string and zero ids, cancels for unknown ids."""
+    async with raw_server(tmp_path, emulator.base_url) as server:
+        def frame(msg: dict[str, Any], content_type_first: bool = False) -> bytes:
+            body = json.dumps(msg).encode()
+            ctype = b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n"
+            length = b"Content-Length: %d\r\n" % len(body)
+            head = ctype + length if content_type_first else length + ctype
+            return head + b"\r\n" + body
+
+        loop = asyncio.get_running_loop()
+        futures = {i: loop.create_future() for i in ("s-1", 0, 2**31 - 1)}
+        server._responses.update(futures)
+        stats = {"jsonrpc": "2.0", "method": "deepseekFim/stats", "params": {}}
+        one = frame({**stats, "id": "s-1"}, content_type_first=True)
+        for i in range(len(one)):  # one byte at a time
+            server.write(one[i:i + 1])
+            if i % 16 == 0:
+                assert server.proc.stdin is not None
+                await server.proc.stdin.drain()
+        server.write(frame({**stats, "id": 0}) + frame({**stats, "id": 2**31 - 1}))
+        for fut in futures.values():
+            answer = await asyncio.wait_for(fut, WAIT)
+            assert answer["result"]["enabled"] is True
+        server.notify("$/cancelRequest", {"id": 424242})
+        server.notify("$/cancelRequest", {"id": "never-sent"})
+        server.notify("textDocument/didOpen", did_open(URI, "a = \n"))
+        server.notify("textDocument/didOpen", did_open(URI, "b = \n"))  # opened twice: last wins
+        emulator.script(Reply(text="1"))
+        assert items(await server.request("textDocument/inlineCompletion",
+                                          inline_params(URI, 0, 4))) == ["1"]
+        assert emulator.requests("/beta/completions")[-1].body["prompt"] == "b = "
+        server.notify("textDocument/didClose", {"textDocument": {"uri": URI}})
+        assert items(await server.request("textDocument/inlineCompletion",
+                                          inline_params(URI, 0, 4))) == []
+        await still_answers(server, emulator)
 
 
 async def test_unknown_methods(tmp_path: Path, emulator: Emulator) -> None:
@@ -321,6 +366,27 @@ async def test_shutdown_then_exit_is_code_zero(tmp_path: Path, emulator: Emulato
         await still_answers(server, emulator)
         response = await server.request("shutdown")
         assert "result" in response and response["result"] is None
+        server.notify("exit")
+        assert await server.wait_exit() == 0
+
+
+async def test_shutdown_while_a_request_hangs(tmp_path: Path, emulator: Emulator) -> None:
+    """Shutdown ends an in-flight completion (answered, not left pending) and its HTTP call."""
+    async with raw_server(tmp_path, emulator.base_url,
+                          options={"requestTimeoutMs": 120000}) as server:
+        server.notify("textDocument/didOpen", did_open(URI, "x = \n"))
+        emulator.script(Reply(hang=True))
+        pending = asyncio.ensure_future(server.request("textDocument/inlineCompletion",
+                                                       inline_params(URI, 0, 4)))
+        assert await emulator.wait_for_async(
+            lambda log: any(r.path == "/beta/completions" for r in log), timeout=WAIT)
+        response = await server.request("shutdown")
+        assert "result" in response
+        answer = await asyncio.wait_for(pending, WAIT)
+        assert "error" in answer or items(answer) == []
+        assert await emulator.wait_for_async(lambda log: any(
+            r.outcome == "client_disconnected" for r in log
+            if r.path == "/beta/completions"), timeout=WAIT)
         server.notify("exit")
         assert await server.wait_exit() == 0
 

@@ -16,7 +16,7 @@ from collections.abc import Generator
 from typing import Any
 
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import FeatureRequestError, JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
@@ -136,6 +136,15 @@ class FimLanguageServer(LanguageServer):
         return str(enc.value if isinstance(enc, lsp.PositionEncodingKind) else enc or "utf-16")
 
     # --- user-facing messages -----------------------------------------------------------------
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Log it and tell the user once in plain words; pygls would pop up every malformed
+        message's raw Python error."""
+        if source is FeatureRequestError:
+            return  # the request's error response already says it
+        log.error("could not handle a message from the editor: %s", error)
+        self.tell_once("DeepSeek FIM: the server could not handle a message from the editor; "
+                       "details are in the log.", lsp.MessageType.Error)
 
     def show(self, message: str, kind: lsp.MessageType = lsp.MessageType.Warning) -> None:
         self.window_show_message(lsp.ShowMessageParams(type=kind, message=message))
