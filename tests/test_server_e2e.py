@@ -10,7 +10,7 @@ import pytest
 from lsprotocol import types as lsp
 
 from conftest import TEST_KEY, Session, lsp_session
-from deepseek_fim_lsp.emulator import Emulator, Reply
+from deepseek_fim_lsp.emulator import Emulator, Reply, Rule
 
 URI = "file:///work/example.py"
 
@@ -199,7 +199,10 @@ async def test_type_through_serves_the_rest_without_a_request(tmp_path: Path,
         emulator.script(Reply(text="')"))
         diverged = await s.inline(URI, 0, len(typed) + 1, invoked=True)
         assert diverged and diverged.items[0].insert_text == "')"
-        assert len(fim_requests(emulator)) == 2
+        # Requests: the first suggestion, the diverged state, and at most one prefetch for the
+        # state after the suggested line (asked ahead while it was being typed).
+        asked = [r.body["prompt"] for r in fim_requests(emulator)]
+        assert [p for p in asked if p != "print('hello')"] == ["", "print(x"]
         st = await stats(s)
         assert st["session"]["typeThroughHits"] == 6
 
@@ -407,6 +410,34 @@ async def test_toggle_off_stops_automatic_requests(tmp_path: Path, emulator: Emu
         assert any(st.state == "disabled" for st in s.statuses())
 
 
+async def test_prefetched_line_after_the_next_enter(tmp_path: Path,
+                                                    emulator: Emulator) -> None:
+    """While a suggested line is typed, what follows it is asked for ahead of the next Enter."""
+    emulator.add_rule(Rule(reply=Reply(text="\n    y = x * 2"), prompt_endswith="    x = 1 + 2"))
+    emulator.script(Reply(text="1 + 2"))
+    text = "def f():\n    x = \n"
+    async with lsp_session(tmp_path, emulator.base_url, init_options={"debounceMs": 0}) as s:
+        s.open(URI, text)
+        first = await s.inline(URI, 1, 8)
+        assert first is not None and [i.insert_text for i in first.items] == ["1 + 2"]
+        s.insert(URI, 1, 8, "1")
+        typing = await s.inline(URI, 1, 9)
+        assert typing is not None and [i.insert_text for i in typing.items] == [" + 2"]
+        assert emulator.wait_for(lambda log: len([r for r in log if r.outcome == "completed"
+                                                  and r.path == "/beta/completions"]) == 2, 10)
+        await asyncio.sleep(0.5)  # the prefetched answer is stored when its task ends
+        s.insert(URI, 1, 9, " + 2")
+        at_end = await s.inline(URI, 1, 13)
+        assert at_end is not None and [i.insert_text for i in at_end.items] == ["\n    y = x * 2"]
+        s.insert(URI, 1, 13, "\n    ")
+        after_enter = await s.inline(URI, 2, 4)
+        assert after_enter is not None
+        assert [i.insert_text for i in after_enter.items] == ["y = x * 2"]
+        asked = [r.body["prompt"] for r in fim_requests(emulator)]
+        assert asked[:2] == ["def f():\n    x = ", "def f():\n    x = 1 + 2"]
+        assert len(asked) <= 3  # the third: asked ahead for the line after `y = x * 2`
+
+
 async def test_next_line_is_served_after_enter_without_a_request(
         tmp_path: Path, emulator: Emulator) -> None:
     """A one-line suggestion keeps the model's next line: typed through, then Enter, shows it."""
@@ -423,6 +454,8 @@ async def test_next_line_is_served_after_enter_without_a_request(
         s.insert(URI, 1, 9, "\n    ")  # Enter + the editor's auto-indent
         next_line = await s.inline(URI, 2, 4)
         assert next_line is not None and [i.insert_text for i in next_line.items] == ["return x"]
-        assert len(fim_requests(emulator)) == 1
-        # The stream was read only to the end of that next line.
-        assert fim_requests(emulator)[0].outcome in ("client_disconnected", "completed")
+        # One request for the suggestion; at most one more, asked ahead for the state after
+        # the line now being typed (so the line after it is ready at the next Enter).
+        asked = [r.body["prompt"] for r in fim_requests(emulator)]
+        assert asked[0] == "def f():\n    x = "
+        assert asked[1:] in ([], ["def f():\n    x = 1\n    return x"])

@@ -66,11 +66,13 @@ def typed_since(old: str, offset: int, new: str, new_offset: int) -> str | None:
 
 def shown_part(rest: str, single: bool) -> str:
     """What to show of a remainder: a one-line suggestion shows up to its line end, unless the
-    line is used up — then the lookahead line (after the line break) is shown."""
+    line is used up — then the next line (after the line break) is shown."""
     if not single:
         return rest
-    head = rest.split("\n", 1)[0]
-    return head if head.strip() else rest
+    lines = rest.split("\n")
+    if lines[0].strip() or len(lines) == 1:
+        return lines[0]
+    return lines[0] + "\n" + lines[1]
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,14 @@ class _Shown:
     offset: int
     items: tuple[Suggestion, ...]  # full texts, lookahead included
     single: bool
+
+
+@dataclass(frozen=True)
+class Remainder:
+    """Where a type-through answer stands: the entry it came from and its untyped rest."""
+
+    entry: object
+    rest: str
 
 
 class TypeThrough:
@@ -98,6 +108,28 @@ class TypeThrough:
 
     def forget(self, uri: str) -> None:
         self._last.pop(uri, None)
+
+    def remainder(self, uri: str, text: str, offset: int) -> Remainder | None:
+        """The untyped rest (lookahead included) of the first suggestion, if typed through."""
+        shown = self._last.get(uri)
+        if shown is None or not shown.items:
+            return None
+        typed = typed_since(shown.text, shown.offset, text, offset)
+        first = shown.items[0].text
+        if typed is None or not first.startswith(typed):
+            return None
+        return Remainder(shown, first[len(typed):])
+
+    def extend(self, uri: str, entry: object, more: str) -> bool:
+        """Append ``more`` (a prefetched continuation) to the first suggestion of ``entry``,
+        if that is still the document's current suggestion."""
+        shown = self._last.get(uri)
+        if shown is not entry or shown is None or not more.strip():
+            return False
+        first = shown.items[0]
+        items = (Suggestion(first.text + more, first.replace),) + shown.items[1:]
+        self._last[uri] = _Shown(shown.text, shown.offset, items, shown.single)
+        return True
 
     def lookup(self, uri: str, text: str, offset: int) -> tuple[Suggestion, ...] | None:
         """The suggestions to show now, or None when this state is not a typed-through one."""

@@ -167,6 +167,7 @@ class Engine:
         self.type_through = TypeThrough()
         self.type_through.enabled = settings.type_through
         self._pending: LRUCache[str, _Pending] = LRUCache(maxsize=64)
+        self._prefetched: LRUCache[int, bool] = LRUCache(maxsize=256)
         self.scheduler = Scheduler()
         self.ledger = ledger or UsageLedger()
         self._inflight: dict[tuple[object, ...], SharedFetch[Fetched]] = {}
@@ -303,6 +304,7 @@ class Engine:
         through = self.type_through.lookup(req.uri, req.text, req.offset)
         if through is not None:
             self.ledger.count("typeThroughHits")
+            self._maybe_prefetch(req)
             return done("type_through", through)
 
         # Typing on while a request is in flight: keep that request (do not cancel and re-ask)
@@ -351,6 +353,39 @@ class Engine:
             return done("superseded")
         finally:
             ticket.close()
+
+    def _maybe_prefetch(self, req: CompletionRequest) -> None:
+        """On the last line of what type-through can serve, ask ahead for what follows it.
+
+        The request is for the document as it will be once the rest of the line is typed, so
+        after Enter the next line is on screen at once instead of a debounce and a round trip
+        later. One prefetch per suggestion; the usual pauses (budget, back-off) apply.
+        """
+        rem = self.type_through.remainder(req.uri, req.text, req.offset)
+        if rem is None or "\n" in rem.rest or id(rem.entry) in self._prefetched:
+            return
+        if self._automatic_blocked() or not self._settings.enabled \
+                or self._settings.manual_only:
+            return
+        self._prefetched[id(rem.entry)] = True
+        ahead = CompletionRequest(
+            req.uri, req.text[:req.offset] + rem.rest + req.text[req.offset:],
+            req.offset + len(rem.rest), req.language_id, False, req.others)
+
+        async def run() -> None:
+            window, mode, key = self._prepare(ahead)
+            cached = self.cache.get(key)
+            try:
+                result = cached or await self._fetch(window, mode, key, invoked=False)
+            except DeepSeekError as err:
+                log.info("prefetch failed: %s", err.user_message)
+                return
+            # Only a continuation that starts the next line: the line being typed is the one
+            # already suggested.
+            if result.through and result.through[0].text.startswith(("\n", "\r\n")):
+                self.type_through.extend(req.uri, rem.entry, result.through[0].text)
+
+        self._spawn(run())
 
     def _joinable(self, req: CompletionRequest) -> SharedFetch[Fetched] | None:
         """The in-flight fetch of this document if ``req`` only typed on from its state."""
