@@ -130,7 +130,7 @@ async def execute(s: Session, command: str, *args: Any) -> Any:
         lsp.ExecuteCommandParams(command=command, arguments=list(args)))
 
 
-async def wait_until(predicate: Any, timeout: float = 5.0) -> None:
+async def wait_until(predicate: Any, timeout: float = 20.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.01)
@@ -469,12 +469,12 @@ async def test_cancelling_resolve_closes_the_http_call(tmp_path: Path,
         fut = asyncio.ensure_future(s.client.protocol.send_request_async(
             lsp.CODE_ACTION_RESOLVE, action, msg_id="resolve-1"))
         assert await emulator.wait_for_async(lambda log: any(
-            r.path in CHAT_PATHS for r in log), timeout=5)
+            r.path in CHAT_PATHS for r in log), timeout=20)
         s.client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id="resolve-1"))
         assert await emulator.wait_for_async(lambda log: any(
-            r.path in CHAT_PATHS and r.outcome == "client_disconnected" for r in log), timeout=5)
+            r.path in CHAT_PATHS and r.outcome == "client_disconnected" for r in log), timeout=20)
         with pytest.raises(Exception, match="cancel"):
-            await asyncio.wait_for(fut, 5)
+            await asyncio.wait_for(fut, 20)
         assert s.messages == []
 
 
@@ -488,13 +488,13 @@ async def test_cancelling_progress_stops_a_command(tmp_path: Path, emulator: Emu
                                              range_json(rng((4, 4), (4, 13))), "rename"))
         await wait_until(lambda: any(s.client.progress_reports.values()))
         assert await emulator.wait_for_async(lambda log: any(
-            r.path in CHAT_PATHS for r in log), timeout=5)
+            r.path in CHAT_PATHS for r in log), timeout=20)
         (token,) = list(s.client.progress_reports)
         s.client.protocol.notify(lsp.WINDOW_WORK_DONE_PROGRESS_CANCEL,
                                  lsp.WorkDoneProgressCancelParams(token=token))
-        assert await asyncio.wait_for(task, 5) is None
+        assert await asyncio.wait_for(task, 20) is None
         assert await emulator.wait_for_async(lambda log: any(
-            r.path in CHAT_PATHS and r.outcome == "client_disconnected" for r in log), timeout=5)
+            r.path in CHAT_PATHS and r.outcome == "client_disconnected" for r in log), timeout=20)
         assert applied == [] and s.messages == []
         assert type(s.client.progress_reports[token][-1]).__name__ == "WorkDoneProgressEnd"
 
@@ -506,12 +506,12 @@ async def test_cancelling_progress_stops_a_command(tmp_path: Path, emulator: Emu
             lsp.ExecuteCommandParams(command="deepseekFim.rewrite", arguments=[
                 uri, range_json(rng((4, 4), (4, 13))), "rename"]), msg_id="command-2"))
         assert await emulator.wait_for_async(lambda log: any(
-            r.path in CHAT_PATHS for r in log), timeout=5)
+            r.path in CHAT_PATHS for r in log), timeout=20)
         s.client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id="command-2"))
         assert await emulator.wait_for_async(lambda log: any(
-            r.path in CHAT_PATHS and r.outcome == "client_disconnected" for r in log), timeout=5)
+            r.path in CHAT_PATHS and r.outcome == "client_disconnected" for r in log), timeout=20)
         with pytest.raises(Exception, match="cancel"):
-            await asyncio.wait_for(fut, 5)
+            await asyncio.wait_for(fut, 20)
         await asyncio.sleep(0.2)
         assert applied == [] and s.messages == []
 

@@ -274,9 +274,9 @@ def test_backend_problems_exit_4_after_retries(emulator: Emulator, tmp_path: Pat
 
 
 def test_timeout_exits_4(emulator: Emulator, tmp_path: Path, src: Path) -> None:
-    emulator.script(*[Reply(first_token_ms=3000)] * 3)
-    r = run(tmp_path, emulator.base_url, "complete", "add.py:2:12", "--timeout-ms", "200")
-    assert r.code == 4 and "no answer within 200 ms" in r.err
+    emulator.script(*[Reply(first_token_ms=8000)] * 3)
+    r = run(tmp_path, emulator.base_url, "complete", "add.py:2:12", "--timeout-ms", "1000")
+    assert r.code == 4 and "no answer within 1000 ms" in r.err
     assert len(fims(emulator)) == 3
 
 
