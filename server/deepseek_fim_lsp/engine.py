@@ -346,6 +346,10 @@ class Engine:
             except DeepSeekError as err:
                 self._on_error(err)
                 return done("error", error=err)
+            pending = self._pending.get(req.uri)
+            if pending is None or pending.fetch is not fetch:  # joined someone else's fetch
+                self.type_through.remember(req.uri, req.text, req.offset, result.through,
+                                           result.single)
             self.listener.status("ready", "ready", req.uri)
             return done("backend" if result.items else "empty", result.items,
                         usage=result.usage, cost_usd=result.cost)
@@ -374,12 +378,20 @@ class Engine:
 
         async def run() -> None:
             window, mode, key = self._prepare(ahead)
-            cached = self.cache.get(key)
-            try:
-                result = cached or await self._fetch(window, mode, key, invoked=False)
-            except DeepSeekError as err:
-                log.info("prefetch failed: %s", err.user_message)
-                return
+            result = self.cache.get(key)
+            if result is None:
+                # In the in-flight map, so that a request for that state joins this one.
+                fetch = self._inflight.get(key)
+                if fetch is None or fetch.task.done():
+                    fetch = self._shared_fetch(window, mode, key, invoked=False)
+                fetch.waiters += 1  # this prefetch waits for it too
+                try:
+                    result = await asyncio.shield(fetch.task)
+                except DeepSeekError as err:
+                    log.info("prefetch failed: %s", err.user_message)
+                    return
+                finally:
+                    fetch.waiters -= 1
             # Only a continuation that starts the next line: the line being typed is the one
             # already suggested.
             if result.through and result.through[0].text.startswith(("\n", "\r\n")):
@@ -395,16 +407,20 @@ class Engine:
         typed = typed_since(pending.text, pending.offset, req.text, req.offset)
         return pending.fetch if typed else None
 
+    def _shared_fetch(self, window: FimWindow, mode: Mode, key: tuple[object, ...],
+                      invoked: bool) -> SharedFetch[Fetched]:
+        fetch: SharedFetch[Fetched] = SharedFetch(lambda: self._fetch(window, mode, key, invoked))
+        self._inflight[key] = fetch
+        fetch.task.add_done_callback(lambda _t: self._forget(key, fetch))
+        return fetch
+
     def _start_fetch(self, req: CompletionRequest, window: FimWindow, mode: Mode,
                      key: tuple[object, ...]) -> SharedFetch[Fetched]:
-        fetch: SharedFetch[Fetched] = SharedFetch(
-            lambda: self._fetch(window, mode, key, req.invoked))
-        self._inflight[key] = fetch
+        fetch = self._shared_fetch(window, mode, key, req.invoked)
         pending = _Pending(req.text, req.offset, fetch)
         self._pending[req.uri] = pending
 
         def landed(task: asyncio.Task[Fetched]) -> None:
-            self._forget(key, fetch)
             if task.cancelled() or task.exception() is not None:
                 return
             # Remembered here, not by the request: a superseded request's answer still serves
