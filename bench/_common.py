@@ -27,6 +27,7 @@ from typing import Any
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+from deepseek_fim_lsp._emulator_model import PrefixCache, count_tokens
 from deepseek_fim_lsp.backends.base import FimRequest
 from deepseek_fim_lsp.backends.deepseek import DeepSeekBackend
 from deepseek_fim_lsp.config import Prices, Settings
@@ -152,6 +153,33 @@ def emulator_usage(entries: Iterable[Any]) -> tuple[int, int, int, int]:
         miss += int(u.get("prompt_cache_miss_tokens", 0))
         out += int(u.get("completion_tokens", 0))
     return n, hit, miss, out
+
+
+def billed_usage(entries: Iterable[Any], unit_tokens: int = 64) -> tuple[int, int, int, int, int]:
+    """(requests, requests with logged usage, hit, miss, completion) over emulator FIM log
+    entries, counting every request the emulator received — answered, superseded, cancelled.
+
+    The real API bills a request's prompt once it has arrived, whether or not the client stays
+    for the answer; the emulator logs usage only for requests that lived to their first token.
+    So the prompt side is recomputed for all of them: the emulator's own prefix-cache model is
+    replayed over the requests in arrival order (it looked every one of them up), which gives the
+    hit/miss split it would have reported. Completion tokens count where the emulator logged
+    them (a request dropped before its first token produced none)."""
+    cache = PrefixCache(unit_tokens)
+    n = logged = hit = miss = out = 0
+    for e in entries:
+        body = e.body if isinstance(e.body, dict) else {}
+        if "prompt" not in body:
+            continue
+        text = str(body["prompt"]) + str(body.get("suffix") or "")
+        h = cache.lookup_and_store(str(body.get("model", "")), text)
+        n += 1
+        hit += h
+        miss += count_tokens(text) - h
+        if e.usage:
+            logged += 1
+            out += int(e.usage.get("completion_tokens", 0))
+    return n, logged, hit, miss, out
 
 
 # --- the server process --------------------------------------------------------------------------

@@ -5,8 +5,8 @@ then deleted, then typed again) with one didChange and one automatic inlineCompl
 keystroke. To fit 10,000 keystrokes in about two minutes the clock runs faster than a person:
 keystrokes 4–7 ms apart, thinking pauses 45–135 ms, debounce 50 ms and a 50 ms + 5 ms/chunk
 backend, so requests are sent, superseded, cancelled and answered thousands of times. Prints the
-server's RSS, open file descriptors and asyncio task count (``asyncioTasks`` from
-``deepseekFim/stats``, when the server reports it) every tenth of the run. Not for CI.
+server's RSS, open file descriptors, asyncio task count and fetches in flight (``tasks`` and
+``inflight`` from ``deepseekFim/stats``) every tenth of the run. Not for CI.
 
     .venv/bin/python bench/soak.py [--quick] [--keystrokes N] [--seed N]
 """
@@ -52,11 +52,14 @@ def fds(pid: int) -> int:
 
 async def sample_row(srv: Server, keystrokes: int, t0: float) -> tuple[Any, ...]:
     stats = await srv.stats()
-    tasks = stats.get("asyncioTasks")
     rss, hwm = srv.mem_mib()
+
+    def num(key: str) -> float:
+        value = stats.get(key)
+        return float(value) if isinstance(value, int | float) else float("nan")
+
     return (f"at_{keystrokes}", keystrokes, time.perf_counter() - t0, rss, hwm, fds(srv.pid),
-            float(tasks) if isinstance(tasks, int | float) else float("nan"),
-            float(stats.get("backendRequests") or 0))
+            num("tasks"), num("inflight"), num("backendRequests"))
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -118,13 +121,13 @@ async def main_async(args: argparse.Namespace) -> None:
         emu.stop()
     print()
     print(table(rows, ["figure", "keystrokes", "seconds", "rss_mib", "peak_rss_mib", "open_fds",
-                       "asyncio_tasks", "backend_requests"]))
+                       "asyncio_tasks", "inflight", "backend_requests"]))
     rss = [r[3] for r in rows[1:]]
     growth = rss[-1] - rss[0] if rss else float("nan")
     print(f"\nrss_growth_mib {growth:.2f} (first sample after start to settled; median "
           f"{median(rss):.1f} MiB); requests unanswered at the end: {len(pending)}")
     if all(r[6] != r[6] for r in rows):
-        print("asyncio_tasks: n/a — the server's deepseekFim/stats has no `asyncioTasks` field")
+        print("asyncio_tasks: n/a — the server's deepseekFim/stats has no `tasks` field")
 
 
 def main() -> None:
