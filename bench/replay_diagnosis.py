@@ -70,10 +70,15 @@ class Probe:
     fetches: Counter[str] = field(default_factory=Counter)
     fetch_outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
     prefetches: dict[int, Prefetch] = field(default_factory=dict)
+    #: type-through entries thrown away by an empty answer, by the fetch's origin
+    dropped: Counter[str] = field(default_factory=Counter)
+    #: entries made by a prefetch's extension → that prefetch
+    extended: dict[int, Prefetch] = field(default_factory=dict)
 
     def install(self, engine: Engine) -> None:
         orig_start, orig_fetch = engine._start_fetch, engine._fetch
         orig_prefetch, orig_extend = engine._maybe_prefetch, engine.type_through.extend
+        orig_remember = engine.type_through.remember
 
         def start_fetch(req: CompletionRequest, *a: Any, **kw: Any) -> Any:
             token = ORIGIN.set((self.why_request(engine, req), 0))
@@ -114,9 +119,18 @@ class Probe:
         def extend(uri: str, entry: object, more: str) -> bool:
             ok = orig_extend(uri, entry, more)
             if ok and id(entry) in self.prefetches:
-                self.prefetches[id(entry)].extended = True
+                p = self.prefetches[id(entry)]
+                p.extended = True
+                # The extended entry is a new object: it carries the same prefetch's story.
+                self.extended[id(engine.type_through._last.get(uri))] = p
             return ok
 
+        def remember(uri: str, text: str, offset: int, items: Any, single: bool = False) -> None:
+            if not items and engine.type_through._last.get(uri) is not None:
+                self.dropped[ORIGIN.get()[0]] += 1
+            orig_remember(uri, text, offset, items, single)
+
+        engine.type_through.remember = remember  # type: ignore[method-assign]
         engine._start_fetch = start_fetch  # type: ignore[method-assign]
         engine._fetch = fetch  # type: ignore[method-assign]
         engine._maybe_prefetch = maybe_prefetch  # type: ignore[method-assign]
@@ -181,8 +195,7 @@ def classify_enter(engine: Engine, probe: Probe, uri: str, text: str, cursor: in
             return "no type-through entry"
         return "entry does not match the line as typed"
     if rem.rest.startswith(("\n", "\r\n")):
-        pf = probe.prefetches.get(id(rem.entry))
-        return "next line held (prefetched)" if pf and pf.extended else \
+        return "next line held (prefetched)" if id(rem.entry) in probe.extended else \
             "next line held (lookahead)"
     if "\n" in rem.rest:
         return "entry holds more of this line than was typed"
@@ -204,6 +217,7 @@ async def replay(engine: Engine, probe: Probe, plan: TypingPlan, others: list[Op
     latest: tuple[CompletionRequest, asyncio.Task[CompletionResult]] | None = None
     enter_note: str | None = None
     target = time.perf_counter()
+    typed = 0
     for step in plan.steps:
         target += step.delay * (pause_scale if step.pause else 1.0)
         await asyncio.sleep(max(0.0, target - time.perf_counter()))
@@ -216,10 +230,12 @@ async def replay(engine: Engine, probe: Probe, plan: TypingPlan, others: list[Op
         if step.kind == "insert":
             if step.text.startswith("\n") and step.text[1:].strip(" \t") == "" \
                     and len(step.text) > 1:
-                enter_note = classify_enter(engine, probe, uri, text, cursor)
+                enter_note = "first keystroke of the segment (nothing asked before)" \
+                    if typed == 0 else classify_enter(engine, probe, uri, text, cursor)
             text = text[:cursor] + step.text + text[cursor:]
             cursor += len(step.text)
             diag.keystrokes += 1
+            typed += 1
         elif step.kind == "delete":
             text = text[:cursor - 1] + text[cursor:]
             cursor -= 1
@@ -268,6 +284,8 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"\nbackend requests: {posts} ({100 * posts / chars:.1f} per 100 keystrokes)")
     show("fetches by origin", probe.fetches)
     show("fetch outcomes", probe.fetch_outcomes)
+    show("type-through entries dropped by an empty answer, by the fetch's origin",
+         probe.dropped)
     for kind in sorted({k for k, _ in diag.pauses}):
         show(f"pauses '{kind}': what was on screen when the pause ended",
              Counter({o: n for (k, o), n in diag.pauses.items() if k == kind}))

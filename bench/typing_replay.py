@@ -92,6 +92,8 @@ class Pause:
     arrived: bool
     shown: bool
     right: bool
+    #: the pause after the segment's first keystroke: nothing could have been asked earlier
+    first: bool = False
 
 
 @dataclass
@@ -116,13 +118,15 @@ async def replay(srv: Server, plan: TypingPlan, run: Run, pause_scale: float = 1
     cursor = plan.cursor
     latest: Req | None = None
     target = time.perf_counter()
+    typed = 0
     for step in plan.steps:
         target += step.delay * (pause_scale if step.pause else 1.0)
         await asyncio.sleep(max(0.0, target - time.perf_counter()))
         if step.pause and latest is not None:
             arrived = latest.arrived is not None
             run.pauses.append(Pause(step.pause, arrived, arrived and bool(latest.items),
-                                    arrived and latest.right))
+                                    arrived and latest.right, typed == 1))
+        typed += step.kind != "move"
         if step.kind == "insert":
             srv.edit(uri, cursor, cursor, step.text)
             cursor += len(step.text)
@@ -259,6 +263,8 @@ def figures(run: Run) -> dict[str, float]:
         "requests_per_100_chars": 100.0 * run.backend_posts / chars,
         "right_on_screen_at_pauses_pct": share(run.pauses, lambda p: p.right),
         "right_on_screen_after_indent_pct": share(indent, lambda p: p.right),
+        "right_after_indent_not_first_pct": share([p for p in indent if not p.first],
+                                                  lambda p: p.right),
         "answer_arrived_in_pause_pct": share(run.pauses, lambda p: p.arrived and p.shown),
         "answers_right_when_shown_pct": share([p for p in run.pauses if p.shown],
                                               lambda p: p.right),
@@ -323,8 +329,11 @@ async def main_async(args: argparse.Namespace) -> None:
     print()
     print(table(rows, ["figure", "ours", "naive", "ours/naive", "target"]))
     pause_kinds = sorted({p.kind for p in ours.pauses})
+    first = sum(1 for p in ours.pauses if p.kind == "indent" and p.first)
     print("\npauses (ours): " + ", ".join(
         f"{k} {sum(1 for p in ours.pauses if p.kind == k)}" for k in pause_kinds)
+          + f" ({first} of the indent pauses follow a segment's first keystroke, "
+          "before which nothing was asked)"
           + f"; backend requests: ours {ours.backend_posts}, naive {naive.backend_posts}")
     mem = ours.rss
     print(f"RSS over the run (ours, MiB): start {mem[0]:.1f}, median {median(mem):.1f}, "
