@@ -459,3 +459,18 @@ async def test_next_line_is_served_after_enter_without_a_request(
         asked = [r.body["prompt"] for r in fim_requests(emulator)]
         assert asked[0] == "def f():\n    x = "
         assert asked[1:] in ([], ["def f():\n    x = 1\n    return x"])
+
+
+async def test_an_empty_answer_elsewhere_keeps_the_suggestion_being_typed(
+        tmp_path: Path, emulator: Emulator) -> None:
+    emulator.script(Reply(text="hello_world()"), Reply(text=""))
+    async with lsp_session(tmp_path, emulator.base_url, init_options={"typeThrough": True}) as s:
+        s.open(URI, "x = 1\n\n")
+        first = await s.inline(URI, 1, 0, invoked=True)
+        assert first is not None and [i.insert_text for i in first.items] == ["hello_world()"]
+        s.insert(URI, 1, 0, "he")
+        elsewhere = await s.inline(URI, 0, 5, invoked=True)  # the cursor went up: empty answer
+        assert elsewhere is not None and elsewhere.items == ()
+        back = await s.inline(URI, 1, 2)  # and came back: the suggestion is still there
+        assert back is not None and [i.insert_text for i in back.items] == ["llo_world()"]
+        assert len(fim_requests(emulator)) == 2

@@ -347,7 +347,8 @@ class Engine:
                 self._on_error(err)
                 return done("error", error=err)
             pending = self._pending.get(req.uri)
-            if pending is None or pending.fetch is not fetch:  # joined someone else's fetch
+            if result.items and (pending is None or pending.fetch is not fetch):
+                # joined someone else's fetch: remember its answer here
                 self.type_through.remember(req.uri, req.text, req.offset, result.through,
                                            result.single)
             self.listener.status("ready", "ready", req.uri)
@@ -425,8 +426,8 @@ class Engine:
                 return
             # Remembered here, not by the request: a superseded request's answer still serves
             # the type-through of the requests that came after it.
-            if self._pending.get(req.uri) is pending:
-                result = task.result()
+            result = task.result()
+            if self._pending.get(req.uri) is pending and result.items:
                 self.type_through.remember(req.uri, req.text, req.offset, result.through,
                                            result.single)
 
