@@ -13,7 +13,7 @@ nothing changed in the server):
   the key: is there one, does it already hold the next line (lookahead), was a prefetch issued
   for it, has it landed, did it extend the entry.
 
-    .venv/bin/python bench/replay_diagnosis.py [--seed N] [--chars N] [--pause-scale X]
+    .venv/bin/python bench/replay_diagnosis.py [--quick] [--seed N] [--chars N] [--pause-scale X]
 """
 
 from __future__ import annotations
@@ -257,7 +257,7 @@ def show(title: str, counts: Counter[Any], total: int | None = None) -> None:
 
 async def main_async(args: argparse.Namespace) -> None:
     rng = random.Random(args.seed)
-    samples = load_samples()
+    samples = load_samples()[:1] if args.quick else load_samples()
     plans = [plan_typing(s, rng, args.chars) for s in samples]
     print(f"replay diagnosis: {sum(p.keystrokes for p in plans)} keystrokes over {len(plans)} "
           f"files, {args.chars} characters per file, seed {args.seed}, pauses x"
@@ -295,10 +295,15 @@ async def main_async(args: argparse.Namespace) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="one file, for the smoke test")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--chars", type=int, default=90, help="characters retyped per file")
+    p.add_argument("--chars", type=int, default=None,
+                   help="characters retyped per file (default 90, quick 60)")
     p.add_argument("--pause-scale", type=float, default=1.0)
-    asyncio.run(main_async(p.parse_args()))
+    args = p.parse_args()
+    if args.chars is None:
+        args.chars = 60 if args.quick else 90
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

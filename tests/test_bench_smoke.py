@@ -28,6 +28,7 @@ EXPECTED = {
     "scale": ["rss_idle", "docs_1", "docs_5", "doc_1mb"],
     "cache_hits": ["prompt_cache_hit_pct", "requests", "prompt_usd_per_1000_requests"],
     "soak": ["at_0", "at_200", "settled"],
+    "replay_diagnosis": [],  # prints breakdowns, not figure rows
 }
 
 NUMBER = r"-?\d+(?:\.\d+)?(?:e-?\d+)?"
@@ -100,3 +101,14 @@ def test_headless_batch_answers_every_request(
         outputs: dict[str, subprocess.CompletedProcess[str]]) -> None:
     for name in EXPECTED["headless_throughput"]:
         assert figure(outputs["headless_throughput"].stdout, name)[-1] == "4/4"
+
+
+@pytest.mark.timeout(300)
+def test_diagnosis_explains_requests_and_pauses(
+        outputs: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    out = outputs["replay_diagnosis"].stdout
+    for section in ("backend requests:", "fetches by origin", "fetch outcomes",
+                    "indented new lines"):
+        assert section in out, out
+    shares = re.findall(r"^\s+\d+\s+(" + NUMBER + r")%", out, re.MULTILINE)
+    assert shares and all(0 <= float(x) <= 100 for x in shares)
