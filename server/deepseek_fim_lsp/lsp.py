@@ -53,7 +53,8 @@ class FimProtocol(LanguageServerProtocol):
         A request without ``params`` (Neovim sends custom requests that way) gets ``null``
         params: pygls' generic request type requires the field.
         """
-        if isinstance(data, dict) and "method" in data and "params" not in data:
+        if isinstance(data, dict) and "jsonrpc" in data and "method" in data \
+                and "params" not in data:  # (object_hook: nested objects pass here too)
             data = {**data, "params": None}
         try:
             return super().structure_message(data)
@@ -327,8 +328,6 @@ def accepted(ls: FimLanguageServer, *args: Any) -> bool:
 
 @server.command(CMD_SET_ENABLED)
 def set_enabled(ls: FimLanguageServer, *args: Any) -> bool:
-    import dataclasses
-
     want = args[0] if args else None
     current = ls.engine.settings
     enabled = (not current.enabled) if want is None else bool(want)
