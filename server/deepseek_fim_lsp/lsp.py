@@ -9,6 +9,7 @@ listener: one ``window/showMessage`` per kind, every occurrence in ``window/logM
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import sys
