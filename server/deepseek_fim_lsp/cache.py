@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from cachetools import LRUCache
@@ -75,12 +76,17 @@ def shown_part(rest: str, single: bool) -> str:
     return lines[0] + "\n" + lines[1]
 
 
+_serials = itertools.count(1)
+
+
 @dataclass(frozen=True)
 class _Shown:
     text: str  # the document when the suggestion was made
     offset: int
     items: tuple[Suggestion, ...]  # full texts, lookahead included
     single: bool
+    #: Identifies the suggestion across extensions (unlike ``id()``, never reused).
+    serial: int = field(default_factory=lambda: next(_serials))
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class Remainder:
     """Where a type-through answer stands: the entry it came from and its untyped rest."""
 
     entry: object
+    serial: int
     rest: str
 
 
@@ -118,7 +125,7 @@ class TypeThrough:
         first = shown.items[0].text
         if typed is None or not first.startswith(typed):
             return None
-        return Remainder(shown, first[len(typed):])
+        return Remainder(shown, shown.serial, first[len(typed):])
 
     def extend(self, uri: str, entry: object, more: str) -> bool:
         """Append ``more`` (a prefetched continuation) to the first suggestion of ``entry``,
@@ -128,7 +135,7 @@ class TypeThrough:
             return False
         first = shown.items[0]
         items = (Suggestion(first.text + more, first.replace),) + shown.items[1:]
-        self._last[uri] = _Shown(shown.text, shown.offset, items, shown.single)
+        self._last[uri] = _Shown(shown.text, shown.offset, items, shown.single, shown.serial)
         return True
 
     def lookup(self, uri: str, text: str, offset: int) -> tuple[Suggestion, ...] | None:

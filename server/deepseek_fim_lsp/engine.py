@@ -300,12 +300,18 @@ class Engine:
             self._problems.report(MissingKeyError(), self.listener)
             return done("error", error=MissingKeyError())
 
-        # Type-through: the user is typing what we suggested. No wait, no request.
-        through = self.type_through.lookup(req.uri, req.text, req.offset)
-        if through is not None:
+        def typed_through() -> CompletionResult | None:
+            """The rest of the suggestion being typed, if this state is typed through it."""
+            through = self.type_through.lookup(req.uri, req.text, req.offset)
+            if through is None:
+                return None
             self.ledger.count("typeThroughHits")
-            self._maybe_prefetch(req)
             return done("type_through", through)
+
+        # Type-through: the user is typing what we suggested. No wait, no request.
+        if (answer := typed_through()) is not None:
+            self._maybe_prefetch(req)
+            return answer
 
         # Typing on while a request is in flight: keep that request (do not cancel and re-ask)
         # and answer from it by type-through when it lands.
@@ -321,10 +327,8 @@ class Engine:
                     pass  # the request that started it reports the error
                 finally:
                     joined.release()
-                through = self.type_through.lookup(req.uri, req.text, req.offset)
-                if through is not None:
-                    self.ledger.count("typeThroughHits")
-                    return done("type_through", through)
+                if (answer := typed_through()) is not None:
+                    return answer
             window, mode, key = self._prepare(req)
             cached = self.cache.get(key)
             if cached is not None:
@@ -337,6 +341,9 @@ class Engine:
                 if reason:
                     return done(reason)
                 await ticket.debounce(settings.debounce_ms / 1000)
+                # A prefetch or a joined fetch may have landed meanwhile.
+                if (answer := typed_through()) is not None:
+                    return answer
             fetch = self._inflight.get(key)
             if fetch is None or fetch.task.done():
                 fetch = self._start_fetch(req, window, mode, key)
@@ -367,12 +374,12 @@ class Engine:
         later. One prefetch per suggestion; the usual pauses (budget, back-off) apply.
         """
         rem = self.type_through.remainder(req.uri, req.text, req.offset)
-        if rem is None or "\n" in rem.rest or id(rem.entry) in self._prefetched:
+        if rem is None or "\n" in rem.rest or rem.serial in self._prefetched:
             return
         if self._automatic_blocked() or not self._settings.enabled \
                 or self._settings.manual_only:
             return
-        self._prefetched[id(rem.entry)] = True
+        self._prefetched[rem.serial] = True
         ahead = CompletionRequest(
             req.uri, req.text[:req.offset] + rem.rest + req.text[req.offset:],
             req.offset + len(rem.rest), req.language_id, False, req.others)
