@@ -474,3 +474,17 @@ async def test_an_empty_answer_elsewhere_keeps_the_suggestion_being_typed(
         back = await s.inline(URI, 1, 2)  # and came back: the suggestion is still there
         assert back is not None and [i.insert_text for i in back.items] == ["llo_world()"]
         assert len(fim_requests(emulator)) == 2
+
+
+async def test_changing_to_an_unknown_model_is_told_without_a_request(
+        tmp_path: Path, emulator: Emulator) -> None:
+    async with lsp_session(tmp_path, emulator.base_url) as s:
+        s.client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(
+            settings={"deepseekFim": {"model": "deepseek-coder"}}))
+        for _ in range(100):
+            if any("deepseek-coder" in m.message for m in s.messages):
+                break
+            await asyncio.sleep(0.05)
+        (msg,) = [m.message for m in s.messages if "deepseek-coder" in m.message]
+        assert "does not offer" in msg and "deepseek-v4-flash" in msg
+        assert fim_requests(emulator) == []

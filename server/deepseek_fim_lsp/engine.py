@@ -180,6 +180,7 @@ class Engine:
         self._tasks: set[asyncio.Task[object]] = set()
         self.model_available: bool | None = None
         self.backend_requests = 0
+        self._started = False
 
     # --- settings and lifecycle ---------------------------------------------------------------
 
@@ -211,9 +212,12 @@ class Engine:
         ):
             self.model_available = None
             self._blocked = None
+            if self._started and settings.api_key:
+                self._spawn(self.check_model())
 
     def start(self) -> None:
         """Say what is wrong right away (missing key) and check the model in the background."""
+        self._started = True
         if not self._settings.api_key:
             self._problems.report(MissingKeyError(), self.listener)
             self.listener.status("error", "no API key", None)
