@@ -479,6 +479,10 @@ async def test_an_empty_answer_elsewhere_keeps_the_suggestion_being_typed(
 async def test_changing_to_an_unknown_model_is_told_without_a_request(
         tmp_path: Path, emulator: Emulator) -> None:
     async with lsp_session(tmp_path, emulator.base_url) as s:
+        # The start-up check is done before the model changes.
+        assert await emulator.wait_for_async(
+            lambda log: any(r.path == "/models" and r.outcome == "completed" for r in log), 20)
+        await asyncio.sleep(0.2)
         s.client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(
             settings={"deepseekFim": {"model": "deepseek-coder"}}))
         for _ in range(100):
@@ -488,3 +492,4 @@ async def test_changing_to_an_unknown_model_is_told_without_a_request(
         (msg,) = [m.message for m in s.messages if "deepseek-coder" in m.message]
         assert "does not offer" in msg and "deepseek-v4-flash" in msg
         assert fim_requests(emulator) == []
+        assert len(emulator.requests("/models")) == 2
