@@ -24,7 +24,7 @@ from pygls.protocol.language_server import lsp_method
 
 from . import __version__, config
 from .context import OpenDocument
-from .documents import DocumentStore, PositionError
+from .documents import Document, DocumentStore, PositionError
 from .engine import CompletionRequest, CompletionResult, Engine
 from .errors import DeepSeekError
 from .log import CallbackHandler, register_secret, set_level
@@ -264,9 +264,14 @@ def _request(ls: FimLanguageServer, uri: str, position: lsp.Position,
     return CompletionRequest(uri, doc.text, offset, doc.language_id, invoked, others), doc
 
 
-def _range(ls: FimLanguageServer, doc: Any, offset: int, replace: int) -> lsp.Range:
-    start = doc.position_at(offset, ls.encoding)
-    end = doc.position_at(offset + replace, ls.encoding)
+def _range(ls: FimLanguageServer, doc: Document, req: CompletionRequest,
+           replace: int) -> lsp.Range:
+    """The item's range in the document *as it was asked about*: the editor may have changed
+    it while the answer was on its way, and positions must not shift with that."""
+    if doc.text is not req.text:
+        doc = Document(doc.uri, req.text)
+    start = doc.position_at(req.offset, ls.encoding)
+    end = doc.position_at(req.offset + replace, ls.encoding)
     return lsp.Range(lsp.Position(*start), lsp.Position(*end))
 
 
@@ -286,7 +291,7 @@ async def inline_completion(ls: FimLanguageServer,
     return lsp.InlineCompletionList(items=[
         lsp.InlineCompletionItem(
             insert_text=item.text,
-            range=_range(ls, doc, req.offset, item.replace),
+            range=_range(ls, doc, req, item.replace),
             command=_accept_command(item.id),
         )
         for item in result.items
@@ -312,7 +317,7 @@ async def completion(ls: FimLanguageServer, params: lsp.CompletionParams) -> lsp
             detail="DeepSeek FIM",
             documentation=lsp.MarkupContent(lsp.MarkupKind.Markdown,
                                             f"```{req.language_id}\n{item.text}\n```"),
-            text_edit=lsp.TextEdit(_range(ls, doc, req.offset, item.replace), item.text),
+            text_edit=lsp.TextEdit(_range(ls, doc, req, item.replace), item.text),
             insert_text_format=lsp.InsertTextFormat.PlainText,
             filter_text=item.text,
             sort_text="0",
