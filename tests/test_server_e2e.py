@@ -493,3 +493,39 @@ async def test_changing_to_an_unknown_model_is_told_without_a_request(
         assert "does not offer" in msg and "deepseek-v4-flash" in msg
         assert fim_requests(emulator) == []
         assert len(emulator.requests("/models")) == 2
+
+
+async def test_a_typo_off_the_suggestion_waits_longer_before_asking(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """A slip is usually fixed at once: the longer wait lets type-through answer again."""
+    emulator.script(Reply(text="counter += 1"))
+    async with lsp_session(tmp_path, emulator.base_url, init_options={"debounceMs": 300}) as s:
+        s.open(URI, "\n")
+        first = await s.inline(URI, 0, 0, invoked=True)
+        assert first is not None and [i.insert_text for i in first.items] == ["counter += 1"]
+        s.insert(URI, 0, 0, "cx")  # typed "c", then slipped: "x" instead of "o"
+        slip = asyncio.ensure_future(s.inline(URI, 0, 2))
+        await asyncio.sleep(0.5)  # past one debounce, well before three
+        s.client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+            lsp.VersionedTextDocumentIdentifier(uri=URI, version=3),
+            [lsp.TextDocumentContentChangePartial(
+                range=lsp.Range(lsp.Position(0, 1), lsp.Position(0, 2)), text="")]))
+        fixed = await s.inline(URI, 0, 1)
+        assert fixed is not None and [i.insert_text for i in fixed.items] == ["ounter += 1"]
+        assert (await asyncio.wait_for(slip, 20)).items == ()  # type: ignore[union-attr]
+        assert len(fim_requests(emulator)) == 1  # the slip never cost a request
+
+
+async def test_item_range_refers_to_the_text_that_was_asked_about(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """The document changed while the answer was on its way: positions must not shift."""
+    emulator.script(Reply(text="42", first_token_ms=600))
+    async with lsp_session(tmp_path, emulator.base_url) as s:
+        s.open(URI, "x = \n")
+        pending = asyncio.ensure_future(s.inline(URI, 0, 4, invoked=True))
+        assert await emulator.wait_for_async(
+            lambda log: any(r.path == "/beta/completions" for r in log), timeout=20)
+        s.insert(URI, 0, 0, "\n\n")  # old offset 4 is now line 2, character 2
+        result = await asyncio.wait_for(pending, 20)
+        assert result is not None and result.items
+        assert result.items[0].range == lsp.Range(lsp.Position(0, 4), lsp.Position(0, 4))

@@ -127,6 +127,18 @@ class TypeThrough:
             return None
         return Remainder(shown, shown.serial, first[len(typed):])
 
+    def looks_like_typo(self, uri: str, text: str, offset: int) -> bool:
+        """True when the suggestion was typed through up to the last character, which differs
+        (a slip the user usually fixes a moment later)."""
+        shown = self._last.get(uri)
+        if shown is None or not shown.items:
+            return False
+        typed = typed_since(shown.text, shown.offset, text, offset)
+        if not typed:
+            return False
+        first = shown.items[0].text
+        return not first.startswith(typed) and first.startswith(typed[:-1])
+
     def extend(self, uri: str, entry: object, more: str) -> bool:
         """Append ``more`` (a prefetched continuation) to the first suggestion of ``entry``,
         if that is still the document's current suggestion."""

@@ -312,8 +312,10 @@ class Engine:
             self.ledger.count("typeThroughHits")
             return done("type_through", through)
 
-        # Type-through: the user is typing what we suggested. No wait, no request.
+        # Type-through: the user is typing what we suggested. No wait, no request; requests
+        # for older states of the document are superseded (their answer is no longer wanted).
         if (answer := typed_through()) is not None:
+            self.scheduler.take(req.uri).close()
             self._maybe_prefetch(req)
             return answer
 
@@ -344,7 +346,10 @@ class Engine:
                 reason = self._automatic_blocked()
                 if reason:
                     return done(reason)
-                await ticket.debounce(settings.debounce_ms / 1000)
+                delay = settings.debounce_ms / 1000
+                if self.type_through.looks_like_typo(req.uri, req.text, req.offset):
+                    delay *= _TYPO_DEBOUNCE_FACTOR  # a slip off the suggestion: likely undone
+                await ticket.debounce(delay)
                 # A prefetch or a joined fetch may have landed meanwhile.
                 if (answer := typed_through()) is not None:
                     return answer
@@ -585,6 +590,9 @@ class Engine:
         return suggestion, full, usage, cost
 
 
+#: A keystroke that leaves the suggestion by its last character is usually a typo fixed a
+#: moment later (then type-through answers again): wait this many debounces before asking.
+_TYPO_DEBOUNCE_FACTOR = 3
 #: How many other open documents are considered for cross-file snippets.
 _MAX_OTHERS = 12
 #: How far past the shown line to read for the lookahead line at most.
