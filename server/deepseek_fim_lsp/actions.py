@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from . import postprocess
 from .backends.base import Backend, ChatMessage, ChatRequest, ChatResult, Usage
 from .config import Settings
 from .context import estimate_tokens
@@ -115,26 +115,9 @@ class IndentStyle:
 
 
 def detect_indent(text: str) -> IndentStyle:
-    """Tabs or spaces (whichever starts more lines) and the most common indentation step."""
-    tabs = spaces = 0
-    steps: Counter[int] = Counter()
-    prev = 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        ind = _indent_of(line)
-        if ind.startswith("\t"):
-            tabs += 1
-        elif ind.startswith(" "):
-            spaces += 1
-        w = _width(ind)
-        if w > prev and not ind.startswith("\t"):
-            steps[w - prev] += 1
-        prev = w
-    if tabs > spaces:
-        return IndentStyle(True, 4)
-    unit = next((s for s, _n in steps.most_common() if 2 <= s <= 8), 4)
-    return IndentStyle(False, unit)
+    """The document's indentation as a style: the same detection as inline completion uses."""
+    unit = postprocess.detect_indent(text)
+    return IndentStyle(True, 4) if unit == "\t" else IndentStyle(False, len(unit))
 
 
 def reindent(code: str, *, base: str, style: IndentStyle, first_line_indented: bool = True,
