@@ -373,16 +373,16 @@ def _stream(raw: str, prefix: str, suffix: str, chunk: int = 1) -> str:
 
 def test_streaming_looks_at_each_line_about_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Per chunk only the new lines are scanned, not the whole answer again."""
-    from deepseek_fim_lsp import postprocess
+    from deepseek_fim_lsp._postprocess_cut import Scan
 
     seen: list[int] = []
-    original = postprocess._Scan._line
+    original = Scan._line
 
-    def counting(self: postprocess._Scan, start: int, raw: str) -> int | None:
+    def counting(self: Scan, start: int, raw: str) -> int | None:
         seen.append(start)
         return original(self, start, raw)
 
-    monkeypatch.setattr(postprocess._Scan, "_line", counting)
+    monkeypatch.setattr(Scan, "_line", counting)
     raw = "".join(f"y{i} = f({i})\n    " for i in range(300))
     assert _stream(raw, "def g():\n    ", "\n") == raw
     assert len(seen) <= 2 * 300
