@@ -584,7 +584,9 @@ async def _explain(req: ActionRequest, backend: Backend, settings: Settings,
     usage, cost = _account(ledger, settings, prompt, result)
     md = result.text.strip()
     if not md:
-        raise EmptyReply()
+        # cut off while still thinking (a long reasoning, or a server ignoring max_tokens)
+        raise TruncatedReply(settings.chat_max_tokens) if result.finish_reason == "length" \
+            else EmptyReply()
     if result.finish_reason == "length":
         md += ("\n\n*(The explanation was cut off at `deepseekFim.chatMaxTokens` = "
                f"{settings.chat_max_tokens} tokens.)*")

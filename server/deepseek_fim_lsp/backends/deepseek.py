@@ -6,6 +6,7 @@ send us, or the key, to another host).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -29,9 +30,21 @@ from .base import Balance, ChatRequest, ChatResult, FimRequest, FimResult, StopC
 
 log = logging.getLogger(__name__)
 USER_AGENT = "deepseek-fim-lsp"
-#: No token is this long: a FIM answer past ``max_tokens * this`` characters comes from a server
-#: that ignores the limit, and reading stops there instead of at the timeout.
+#: No token is this long: an answer (FIM, or chat content + reasoning) past ``max_tokens * this``
+#: characters comes from a server that ignores the limit, and reading stops there instead of at
+#: the timeout.
 MAX_CHARS_PER_TOKEN = 32
+#: The whole of a chat answer must arrive within ``CHAT_DEADLINE_BASE_S + max_tokens /
+#: CHAT_MIN_TOKENS_PER_S`` seconds (60 s + 410 s for the default 4096 tokens). ``requestTimeoutMs``
+#: only bounds the gap between two chunks, so a server that trickles would otherwise hold the
+#: action open for as long as the character cap allows; a real answer streams many times faster.
+CHAT_DEADLINE_BASE_S = 60.0
+CHAT_MIN_TOKENS_PER_S = 10.0
+
+
+def chat_deadline_s(max_tokens: int) -> float:
+    """The overall time a chat answer of up to ``max_tokens`` tokens may take to arrive."""
+    return CHAT_DEADLINE_BASE_S + max(1, max_tokens) / CHAT_MIN_TOKENS_PER_S
 
 
 class DeepSeekBackend:
@@ -121,22 +134,52 @@ class DeepSeekBackend:
             body["stop"] = list(request.stop)
         path = "/beta/chat/completions" if any(m.prefix for m in request.messages) \
             else "/chat/completions"
-        text, reasoning, finish, usage = "", "", None, None
-        async with self._stream("POST", path, body, model=request.model) as events:
-            async for event in events:
-                usage = Usage.from_api(event.get("usage")) or usage
-                for choice in event.get("choices") or []:
-                    if not isinstance(choice, dict):
-                        continue
-                    delta = choice.get("delta") or {}
-                    if isinstance(delta.get("content"), str):
-                        text += delta["content"]
-                    if isinstance(delta.get("reasoning_content"), str):
-                        reasoning += delta["reasoning_content"]
-                    finish = choice.get("finish_reason") or finish
+        return await self._read_chat(path, body, request)
+
+    async def _read_chat(self, path: str, body: dict[str, Any],
+                         request: ChatRequest) -> ChatResult:
+        """Read a streamed chat answer, bounded in size (characters) and in overall time.
+
+        A reply running past ``max_tokens * MAX_CHARS_PER_TOKEN`` characters (content and
+        reasoning together: thinking counts against ``max_tokens`` too) is cut there and comes
+        back as ``finish_reason="length"`` — what callers already treat as cut off.
+        """
+        text: list[str] = []
+        reasoning: list[str] = []
+        size = 0
+        finish: str | None = None
+        usage: Usage | None = None
+        limit = max(1, request.max_tokens) * MAX_CHARS_PER_TOKEN
+        deadline = chat_deadline_s(request.max_tokens)
+        scope = asyncio.timeout(deadline)
+        try:
+            async with scope, self._stream("POST", path, body, model=request.model) as events:
+                async for event in events:
+                    usage = Usage.from_api(event.get("usage")) or usage
+                    for choice in event.get("choices") or []:
+                        if not isinstance(choice, dict):
+                            continue
+                        delta = choice.get("delta") or {}
+                        if isinstance(delta.get("content"), str):
+                            text.append(delta["content"])
+                            size += len(delta["content"])
+                        if isinstance(delta.get("reasoning_content"), str):
+                            reasoning.append(delta["reasoning_content"])
+                            size += len(delta["reasoning_content"])
+                        finish = choice.get("finish_reason") or finish
+                    if size > limit:
+                        log.warning("the chat answer ran far past max_tokens=%d; stopped reading",
+                                    request.max_tokens)
+                        content, thought = _cut("".join(reasoning), "".join(text), limit)
+                        return ChatResult(content, "length", usage, thought)
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            raise StreamError(f"no complete answer within {deadline:.0f} s; stopped "
+                              "waiting") from None
         if finish == "insufficient_system_resource":
             raise BusyError(None, "insufficient_system_resource")
-        return ChatResult(text, finish, usage, reasoning)
+        return ChatResult("".join(text), finish, usage, "".join(reasoning))
 
     async def models(self) -> list[str]:
         data = await self._get_json("/models")
@@ -291,6 +334,12 @@ class _EventStream:
             log.warning("ignored %d malformed line(s) in the response stream", garbage)
         if not done:
             raise StreamError("the stream ended without [DONE]")
+
+
+def _cut(reasoning: str, content: str, limit: int) -> tuple[str, str]:
+    """``(content, reasoning)`` kept within ``limit`` characters; reasoning streams first."""
+    reasoning = reasoning[:limit]
+    return content[:limit - len(reasoning)], reasoning
 
 
 def _error_message(body: str) -> str:
