@@ -5,11 +5,18 @@ consumer can stream them. One engine per distinct settings and one HTTP backend 
 shared by all workers. Ctrl-C (or SIGTERM) cancels what is in flight and leaves only complete
 lines: every finished result is written; an unfinished request that stands before a finished one
 gets an ``interrupted`` error line so that order is kept.
+
+Usage is counted once per API call. Identical requests in flight at once share one call (the
+engine joins them); the line whose request made the call reports its usage and cost, the others
+report like a cache hit (``cached: true``, zero tokens and cost) — the same as when they run one
+after another. Summed over the lines, tokens and cost equal what was actually billed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import dataclasses
 import json
 import os
 import signal
@@ -33,7 +40,16 @@ from .api import (
     uri_for,
     with_retries,
 )
-from .backends.base import Backend
+from .backends.base import (
+    Backend,
+    Balance,
+    ChatRequest,
+    ChatResult,
+    FimRequest,
+    FimResult,
+    StopCheck,
+    Usage,
+)
 from .backends.deepseek import DeepSeekBackend
 from .config import Settings
 from .engine import CompletionRequest, Engine
@@ -62,6 +78,49 @@ def _whole(v: Any) -> bool:
 
 
 @dataclass
+class _Meter:
+    """The API calls one batch request made itself (its engine fetch runs in its context)."""
+
+    calls: int = 0
+
+
+_meter: contextvars.ContextVar[_Meter | None] = contextvars.ContextVar(
+    "deepseek_fim_batch_meter", default=None)
+
+
+class _MeteredBackend:
+    """Counts FIM calls: per batch request (through :data:`_meter`) and in all.
+
+    A request that joined another one's call in flight made no call of its own; that is how its
+    line knows not to report the shared call's usage a second time.
+    """
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    async def fim(self, request: FimRequest, *, stop_check: StopCheck | None = None,
+                  partial: list[str] | None = None) -> FimResult:
+        self.calls += 1
+        meter = _meter.get()
+        if meter is not None:
+            meter.calls += 1
+        return await self.inner.fim(request, stop_check=stop_check, partial=partial)
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        return await self.inner.chat(request)
+
+    async def models(self) -> list[str]:
+        return await self.inner.models()
+
+    async def balance(self) -> Balance:
+        return await self.inner.balance()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@dataclass
 class _Totals:
     done: int = 0
     empty: int = 0
@@ -84,7 +143,7 @@ class Batch:
         self.next_job = 0
         self.totals = _Totals()
         self.engines: dict[Settings, Engine] = {}
-        self.backends: dict[tuple[str, str | None, int], Backend] = {}
+        self.backends: dict[tuple[str, str | None, int], _MeteredBackend] = {}
         self.fatal: DeepSeekError | None = None
         self.bar: Any = None
         self.retry_delay_s = retry_delay_s()
@@ -100,8 +159,9 @@ class Batch:
             key = (settings.base_url, settings.api_key, settings.request_timeout_ms)
             backend = self.backends.get(key)
             if backend is None:
-                backend = DeepSeekBackend(settings.base_url, settings.api_key,
-                                          timeout_s=settings.request_timeout_ms / 1000)
+                backend = _MeteredBackend(DeepSeekBackend(
+                    settings.base_url, settings.api_key,
+                    timeout_s=settings.request_timeout_ms / 1000))
                 self.backends[key] = backend
             engine = self.engines[settings] = make_engine(settings, backend)
         return engine
@@ -164,6 +224,8 @@ class Batch:
     async def _process(self, index: int) -> str:
         number, raw = self.jobs[index]
         rid: Any = number
+        meter = _Meter()
+        token = _meter.set(meter)
         try:
             rid, settings, req = self._prepare(index, number, raw)
             if self.fatal is not None:
@@ -175,7 +237,12 @@ class Batch:
             return self._failed(tagged.rid, tagged.error)
         except DeepSeekError as err:
             return self._failed(rid, err)
+        finally:
+            _meter.reset(token)
         outcome = outcome_of(result)
+        if result.source in ("backend", "empty") and meter.calls == 0:
+            # answered by an identical request's call: its line reports that call's usage
+            outcome = dataclasses.replace(outcome, usage=Usage(), cost_usd=0.0, cached=True)
         t = self.totals
         t.done += 1
         t.empty += not outcome.text
@@ -300,8 +367,10 @@ class Batch:
         tokens = t.cache_hit + t.cache_miss + t.output
         head = "stopped (stdout was closed): " if self.pipe_closed else \
             "interrupted: " if interrupted else ""
+        calls = sum(b.calls for b in self.backends.values())
         say(f"{PROG}: {head}{t.done} done ({t.empty} with nothing to suggest), {t.failed} failed"
-            f" of {len(self.jobs)}; {tokens:,} tokens (prompt {t.cache_hit:,} cache hit + "
+            f" of {len(self.jobs)}; {calls} API request{'s' if calls != 1 else ''}; "
+            f"{tokens:,} tokens (prompt {t.cache_hit:,} cache hit + "
             f"{t.cache_miss:,} miss, {t.output:,} output); ${t.cost:.6f}; {seconds:.1f} s")
 
 
