@@ -179,20 +179,29 @@ async def still_answers(server: RawServer, emu: Emulator, text: str = "z") -> No
 
 
 async def test_malformed_messages_are_survived(tmp_path: Path, emulator: Emulator) -> None:
+    """Each malformed request gets its JSON-RPC error (-32700 for what is not JSON, -32600 for
+    what is not a request), with its id when one can be read, and the next request an answer."""
     async with raw_server(tmp_path, emulator.base_url) as server:
         await still_answers(server, emulator, "a")
-        server.send_body(b"{this is not json")
-        await still_answers(server, emulator, "b")
-        server.send_body(b"[1, 2, 3]")
-        server.send_body(b"42")
-        server.send_body(b'"a string"')
-        server.send_body(b"null")
-        await still_answers(server, emulator, "c")
-        server.send_body("{\"jsonrpc\": \"2.0\", \"method\": \"\u00e9\", \"id\": \"x\"}"
-                         .encode()[:-3])  # truncated body inside a frame
-        server.send({"jsonrpc": "2.0", "id": "no-method"})  # neither method nor result
-        server.send({"jsonrpc": "1.0", "id": 7, "method": "deepseekFim/stats"})
-        await still_answers(server, emulator, "d")
+        truncated = "{\"jsonrpc\": \"2.0\", \"method\": \"\u00e9\", \"id\": \"x\"}".encode()[:-3]
+        cases: list[tuple[bytes, int, Any]] = [
+            (b"{this is not json", -32700, None),
+            (b"[1, 2, 3]", -32600, None),
+            (b"42", -32600, None),
+            (b'"a string"', -32600, None),
+            (b"null", -32600, None),
+            (truncated, -32700, None),  # truncated body inside a frame
+            (b'{"jsonrpc": "2.0", "id": "no-method"}', -32600, "no-method"),  # neither
+            (b'{"jsonrpc": "1.0", "id": 7, "method": "deepseekFim/stats"}', -32600, 7),
+        ]
+        for n, (body, code, msg_id) in enumerate(cases):
+            before = len(server.frames)
+            server.send_body(body)
+            await still_answers(server, emulator, f"v{n}")
+            errors = [f for f in server.frames[before:] if "error" in f]
+            assert len(errors) == 1, (body, errors)
+            assert errors[0]["error"]["code"] == code and errors[0]["id"] == msg_id, body
+            assert "id" in errors[0]
         # The user hears once, in plain words; the details go to the log.
         shown = [p["message"] for p in server.notifications("window/showMessage")]
         assert len(shown) <= 1, shown

@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 from collections.abc import Generator
-from typing import Any
+from typing import Any, BinaryIO
 
 from lsprotocol import types as lsp
 from pygls.exceptions import FeatureRequestError, JsonRpcException
@@ -22,7 +22,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
-from . import __version__, config
+from . import __version__, config, transport
 from .context import OpenDocument
 from .documents import Document, DocumentStore, PositionError
 from .engine import CompletionRequest, CompletionResult, Engine
@@ -55,7 +55,7 @@ class FimProtocol(LanguageServerProtocol):
         params: pygls' generic request type requires the field.
         """
         if isinstance(data, dict) and "jsonrpc" in data and "method" in data \
-                and "params" not in data:  # (object_hook: nested objects pass here too)
+                and "params" not in data:  # (pygls' own loop passes nested objects here too)
             data = {**data, "params": None}
         try:
             return super().structure_message(data)
@@ -128,6 +128,11 @@ class FimLanguageServer(LanguageServer):
         self.engine = Engine(env_settings, listener=_Listener(self))
         self._last_status: tuple[str, str] | None = None
         self._told: set[str] = set()
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve stdio with :mod:`transport`'s loop: pygls' own loses sync on a bad frame and
+        leaves a body that is not a JSON-RPC request unanswered."""
+        transport.start_io(self, stdin, stdout)
 
     @property
     def encoding(self) -> str:
