@@ -2,7 +2,7 @@
 
 Pure functions of a :class:`Plan` (what to answer), so the JSON shapes the clients parse
 (``text_completion``, ``chat.completion`` and ``chat.completion.chunk``, with their usage
-placement) are written in one place.
+placement) are written in one place, next to the §5 error envelope (:func:`error_envelope`).
 """
 
 from __future__ import annotations
@@ -128,3 +128,24 @@ def stream_objects(plan: Plan) -> list[dict[str, Any]]:
         else:
             objs.append({**base, "choices": [], "usage": plan.usage})
     return objs
+
+
+# Default message and type per status when a scripted error names none.
+_DEFAULT_ERRORS = {
+    400: ("Invalid request", "invalid_request_error"),
+    401: ("Authentication Fails (no such user)", "authentication_error"),
+    402: ("Insufficient Balance", "unknown_error"),
+    404: ("Not Found", "invalid_request_error"),
+    422: ("Invalid parameter", "invalid_request_error"),
+    429: ("Rate Limit Reached", "rate_limit_error"),
+    500: ("Internal Server Error", "api_error"),
+    503: ("Server overloaded, please try again later", "api_error"),
+}
+
+
+def error_envelope(status: int, message: str | None = None, *, type_: str | None = None,
+                   param: str | None = None) -> dict[str, Any]:
+    """The §5 error body."""
+    default_msg, default_type = _DEFAULT_ERRORS.get(status, ("Error", "api_error"))
+    return {"error": {"message": message or default_msg, "type": type_ or default_type,
+                      "param": param, "code": "invalid_request_error"}}

@@ -11,36 +11,27 @@ the first matching :class:`Rule`, the configured responder, or a deterministic d
 deterministic (see ``_emulator_model``), so tests can assert exact hit counts.
 
 Out-of-process clients script it through ``/_emulator/*`` control endpoints (no auth).
+
+This module holds :class:`Emulator` (the API routes, the scripting API, the answers with their
+scripted faults) and the ``emulate`` command. The HTTP server under it (thread, connections,
+request log, in-flight accounting) is :class:`~._emulator_server.EmulatorServer`; scripted
+replies, rules and their JSON forms are in ``_emulator_script``; HTTP framing in
+``_emulator_http``; response bodies in ``_emulator_payloads``; token counts, the prefix cache
+and request validation in ``_emulator_model``. Import everything from here.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import dataclasses
 import json
-import logging
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from ._emulator_http import (
-    END_CHUNKS,
-    BadRequest,
-    Conn,
-    Cut,
-    Disconnected,
-    HttpRequest,
-    chunk_bytes,
-    head_bytes,
-    json_bytes,
-    read_request,
-)
+from ._emulator_http import END_CHUNKS, Conn, Cut, HttpRequest, chunk_bytes, json_bytes
 from ._emulator_model import (
     DEFAULT_REASONING,
     ApiError,
@@ -55,164 +46,26 @@ from ._emulator_model import (
     validate_chat,
     validate_fim,
 )
-from ._emulator_payloads import Plan, full_object, pieces, stream_objects
+from ._emulator_payloads import Plan, error_envelope, full_object, pieces, stream_objects
+from ._emulator_script import Reply, Rule, control_answer, load_script
+from ._emulator_server import EmulatorServer, LoggedRequest, mask_key
 
-__all__ = ["Emulator", "LoggedRequest", "Reply", "Rule", "count_tokens", "emulate_main"]
+__all__ = [
+    "Emulator",
+    "LoggedRequest",
+    "Reply",
+    "Rule",
+    "count_tokens",
+    "emulate_main",
+    "error_envelope",
+    "load_script",
+    "mask_key",
+]
 
 Responder = Callable[[dict[str, Any]], str]
-_logger = logging.getLogger(__name__)
 
 
-@dataclass
-class Reply:
-    """One scripted answer (see the module docstring for precedence).
-
-    Latency: keep-alives (spaced by ``keepalive_interval_ms``) go out first, then
-    ``first_token_ms``, then stream chunks ``per_chunk_ms`` apart; a non-streamed answer
-    waits ``first_token_ms + per_chunk_ms * (chunks - 1)``. ``garbage_lines`` are written
-    as-is (each plus ``\n``, then one blank line) before the first ``data:`` chunk.
-    """
-
-    text: str | None = None
-    status: int = 200
-    error_message: str | None = None
-    plain_text_error: bool = False
-    finish_reason: str = "stop"
-    chunks: list[str] | None = None
-    first_token_ms: float | None = None
-    per_chunk_ms: float | None = None
-    keepalive: int = 0
-    keepalive_interval_ms: float = 0
-    hang: bool = False
-    cut_after_chunks: int | None = None
-    garbage_lines: list[str] = field(default_factory=list)
-    usage_placement: str = "separate"
-    reasoning: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
-    endpoint: str = "any"
-
-    @classmethod
-    def from_json(cls, data: Any) -> Reply:
-        """Build from the control-endpoint JSON (snake_case field names, unknown → error)."""
-        if not isinstance(data, dict):
-            raise ValueError("a reply must be a JSON object")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown reply fields: {sorted(unknown)}")
-        return cls(**data)
-
-
-@dataclass
-class Rule:
-    """A persistent scripted answer, used when the queue has nothing for the request.
-
-    For FIM the ``prompt_*`` tests look at ``prompt`` and ``suffix_startswith`` at
-    ``suffix``; for chat they look at the message contents joined by newlines (so
-    ``prompt_endswith`` sees the end of the last message) and there is no suffix.
-    """
-
-    reply: Reply
-    prompt_endswith: str | None = None
-    prompt_contains: str | None = None
-    suffix_startswith: str | None = None
-    endpoint: str = "any"
-
-    @classmethod
-    def from_json(cls, data: Any) -> Rule:
-        if not isinstance(data, dict) or "reply" not in data:
-            raise ValueError("a rule must be a JSON object with a `reply`")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown rule fields: {sorted(unknown)}")
-        return cls(**{**data, "reply": Reply.from_json(data["reply"])})
-
-    def matches(self, kind: str, prompt: str, suffix: str) -> bool:
-        if self.endpoint not in ("any", kind) or self.reply.endpoint not in ("any", kind):
-            return False
-        if self.prompt_endswith is not None and not prompt.endswith(self.prompt_endswith):
-            return False
-        if self.prompt_contains is not None and self.prompt_contains not in prompt:
-            return False
-        return self.suffix_startswith is None or suffix.startswith(self.suffix_startswith)
-
-
-@dataclass
-class LoggedRequest:
-    """One API request as the emulator saw it.
-
-    ``outcome`` is ``"in_flight"`` (with ``ended=None``) while it runs, then one of
-    ``completed`` (a 200 answer fully sent), ``error`` (a 4xx/5xx answer sent, or an
-    emulator fault), ``client_disconnected`` (the client went away first), ``cut``
-    (a scripted abrupt close) or ``hung`` (a ``hang`` reply still open when the
-    emulator stopped). ``concurrent`` counts the API requests in flight when this one
-    arrived, itself included; ``max_concurrency`` applies to completion requests only.
-    """
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    raw_body: bytes
-    status: int = 0
-    outcome: str = "in_flight"
-    started: float = 0.0
-    ended: float | None = None
-    usage: dict[str, Any] | None = None
-    concurrent: int = 1
-
-    def masked_headers(self) -> dict[str, str]:
-        """Headers with the key cut to its last four characters, as the real API shows it."""
-        out = dict(self.headers)
-        if "authorization" in out:
-            scheme, _, key = out["authorization"].partition(" ")
-            out["authorization"] = f"{scheme} {mask_key(key.strip())}"
-        return out
-
-    def __repr__(self) -> str:  # never print the key (pytest shows reprs on failures)
-        headers = self.masked_headers()
-        return (f"LoggedRequest({self.method} {self.path} status={self.status} "
-                f"outcome={self.outcome!r} concurrent={self.concurrent} headers={headers} "
-                f"body={self.body!r})")
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``/_emulator/log`` form: no raw body, the key masked (``Bearer ****abcd``)."""
-        d = dataclasses.asdict(self)
-        del d["raw_body"]
-        d["headers"] = self.masked_headers()
-        return d
-
-
-_DEFAULT_ERRORS = {
-    400: ("Invalid request", "invalid_request_error"),
-    401: ("Authentication Fails (no such user)", "authentication_error"),
-    402: ("Insufficient Balance", "unknown_error"),
-    404: ("Not Found", "invalid_request_error"),
-    422: ("Invalid parameter", "invalid_request_error"),
-    429: ("Rate Limit Reached", "rate_limit_error"),
-    500: ("Internal Server Error", "api_error"),
-    503: ("Server overloaded, please try again later", "api_error"),
-}
-
-
-def error_envelope(status: int, message: str | None = None, *, type_: str | None = None,
-                   param: str | None = None) -> dict[str, Any]:
-    """The §5 error body."""
-    default_msg, default_type = _DEFAULT_ERRORS.get(status, ("Error", "api_error"))
-    return {"error": {"message": message or default_msg, "type": type_ or default_type,
-                      "param": param, "code": "invalid_request_error"}}
-
-
-def mask_key(key: str) -> str:
-    """``****abcd`` — the real API shows only the last four characters."""
-    return "****" + key[-4:] if len(key) >= 4 else "****"
-
-
-# --------------------------------------------------------------------------- the emulator
-
-
-class Emulator:
+class Emulator(EmulatorServer):
     """The DeepSeek API on 127.0.0.1. Use as a context manager or call start()/stop()."""
 
     def __init__(
@@ -230,94 +83,17 @@ class Emulator:
         chat_responder: Responder | None = None,
         balance: tuple[str, str] = ("USD", "10.00"),
     ) -> None:
+        super().__init__(host=host, port=port, max_concurrency=max_concurrency)
         self.api_keys: Collection[str] = api_keys
         self.models: Collection[str] = models
-        self.host = host
-        self.port = port
         self.first_token_ms = first_token_ms
         self.per_chunk_ms = per_chunk_ms
-        self.max_concurrency = max_concurrency
         self.fim_responder = fim_responder
         self.chat_responder = chat_responder
         self.balance = balance
-        self.base_url = ""
         self._cache = PrefixCache(cache_unit_tokens)
-        self._lock = threading.Lock()
         self._queue: list[Reply] = []
         self._rules: list[Rule] = []
-        self._log: list[LoggedRequest] = []
-        self._in_flight = 0
-        self._in_flight_completions = 0
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop_event: asyncio.Event | None = None
-        self._conn_tasks: set[asyncio.Task[None]] = set()
-        self._hanging: set[int] = set()
-        self._live: dict[int, bool] = {}  # id(entry) → is a completion, while in flight
-        self._ready = threading.Event()
-        self._start_error: BaseException | None = None
-
-    # ----------------------------------------------------------------- lifecycle
-    def start(self) -> Emulator:
-        """Start serving from a daemon thread; return once the socket is listening."""
-        if self._thread is not None:
-            raise RuntimeError("emulator already started")
-        self._ready.clear()
-        self._start_error = None
-        self._thread = threading.Thread(target=self._run, name="deepseek-emulator", daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
-        if self._start_error is not None:
-            self._thread.join(5)
-            self._thread = None
-            raise RuntimeError(f"emulator failed to start: {self._start_error}")
-        return self
-
-    def stop(self) -> None:
-        """Close the server and every open connection, then join the thread."""
-        thread, loop, ev = self._thread, self._loop, self._stop_event
-        if thread is None:
-            return
-        if loop is not None and ev is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(ev.set)
-        thread.join(10)
-        self._thread = None
-
-    def __enter__(self) -> Emulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._main())
-        except BaseException as e:  # reported to start() if it happens before listening
-            self._start_error = e
-        finally:
-            self._ready.set()
-            with contextlib.suppress(Exception):
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    async def _main(self) -> None:
-        self._stop_event = asyncio.Event()
-        server = await asyncio.start_server(self._on_connect, self.host, self.port)
-        self.port = server.sockets[0].getsockname()[1]
-        self.base_url = f"http://{self.host}:{self.port}"
-        self._ready.set()
-        try:
-            await self._stop_event.wait()
-        finally:
-            server.close()
-            for t in list(self._conn_tasks):
-                t.cancel()
-            if self._conn_tasks:
-                await asyncio.gather(*self._conn_tasks, return_exceptions=True)
-            await server.wait_closed()
 
     # ----------------------------------------------------------------- scripting API
     def script(self, *replies: Reply) -> None:
@@ -337,174 +113,11 @@ class Emulator:
             self._log.clear()
             self._cache.clear()
 
-    def requests(self, path: str | None = None) -> list[LoggedRequest]:
-        """A thread-safe snapshot of the request log, optionally for one path."""
-        with self._lock:
-            return [dataclasses.replace(r, headers=dict(r.headers)) for r in self._log
-                    if path is None or r.path == path]
-
-    def wait_for(self, predicate: Callable[[list[LoggedRequest]], bool],
-                 timeout: float = 5.0) -> bool:
-        """Poll the log until ``predicate`` holds; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if predicate(self.requests()):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.005)
-
-    async def wait_for_async(self, predicate: Callable[[list[LoggedRequest]], bool],
-                             timeout: float = 5.0) -> bool:
-        """:meth:`wait_for` for async tests (does not block their event loop)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if predicate(self.requests()):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(0.005)
-
     @property
     def queued(self) -> int:
         """Scripted replies not consumed yet."""
         with self._lock:
             return len(self._queue)
-
-    # ----------------------------------------------------------------- connections
-    async def _on_connect(self, reader: asyncio.StreamReader,
-                          writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._conn_tasks.add(task)
-        conn = Conn(reader, writer)
-        try:
-            while True:
-                try:
-                    req = await read_request(conn)
-                except BadRequest as e:
-                    with contextlib.suppress(Disconnected):
-                        await self._send_json(conn, 400, error_envelope(400, str(e)), close=True)
-                    break
-                if req is None:
-                    break
-                keep = await self._dispatch(conn, req)
-                if not keep or not req.keep_alive:
-                    break
-        except asyncio.CancelledError:
-            pass
-        except (Disconnected, ConnectionError, OSError):
-            pass
-        finally:
-            self._conn_tasks.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await writer.wait_closed()
-
-    async def _send_json(self, conn: Conn, status: int, obj: Any, *, close: bool = False,
-                         plain: str | None = None, entry: LoggedRequest | None = None) -> None:
-        """Send a whole response in one write; ``entry`` is finished just before it."""
-        if plain is not None:
-            data, ctype = plain.encode("utf-8"), "text/plain; charset=utf-8"
-        else:
-            data, ctype = json_bytes(obj), "application/json"
-        headers = [("content-type", ctype), ("content-length", str(len(data)))]
-        if close:
-            headers.append(("connection", "close"))
-        if entry is not None:
-            entry.status = status
-            self._finish(entry, "completed" if status == 200 else "error")
-        await conn.write(head_bytes(status, headers) + data)
-
-    async def _dispatch(self, conn: Conn, req: HttpRequest) -> bool:
-        """Answer one request; return whether the connection may be reused."""
-        if req.path.startswith("/_emulator/"):
-            await self._control(conn, req)
-            return True
-        try:
-            body: Any = json.loads(req.body) if req.body else None
-        except (ValueError, UnicodeDecodeError):
-            body = None
-        is_completion = req.method == "POST" and req.path in (
-            "/beta/completions", "/chat/completions", "/beta/chat/completions")
-        with self._lock:
-            self._in_flight += 1
-            if is_completion:
-                self._in_flight_completions += 1
-            entry = LoggedRequest(req.method, req.path, dict(req.headers), body, req.body,
-                                  started=time.monotonic(), concurrent=self._in_flight)
-            over_cap = (is_completion and self.max_concurrency is not None
-                        and self._in_flight_completions > self.max_concurrency)
-            self._log.append(entry)
-            self._live[id(entry)] = is_completion
-        respond = asyncio.ensure_future(self._respond(conn, req, entry, over_cap))
-        watcher = asyncio.ensure_future(conn.watch_eof())
-        keep = False
-        try:
-            done, _ = await asyncio.wait({respond, watcher}, return_when=asyncio.FIRST_COMPLETED)
-            if respond in done:
-                keep = respond.result()
-            else:  # client went away while we were still answering
-                respond.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await respond
-                self._finish(entry, "client_disconnected", force=True)
-        except Disconnected:  # may overrule a "completed" recorded just before the last write
-            self._finish(entry, "client_disconnected", force=True)
-        except Cut:
-            self._finish(entry, "cut")
-        except asyncio.CancelledError:  # emulator stopping
-            respond.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await respond
-            self._finish(entry, "hung" if id(entry) in self._hanging else "error")
-            raise
-        except Exception:
-            _logger.exception("emulator fault answering %s %s", req.method, req.path)
-            self._finish(entry, "error")
-            with contextlib.suppress(Disconnected):
-                if entry.status == 0:
-                    await self._send_json(conn, 500, error_envelope(500), close=True,
-                                          entry=entry)
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await watcher
-            if not respond.done():
-                respond.cancel()
-            self._hanging.discard(id(entry))
-            self._finish(entry, "error")  # no-op unless an outcome was missed
-        return keep and not conn.eof and entry.outcome in ("completed", "error")
-
-    def _finish(self, entry: LoggedRequest, outcome: str, *, force: bool = False) -> None:
-        """Record the outcome once, and stop counting the request as in flight.
-
-        Called just before the last write, so a client that has its answer never sees the
-        request still in flight (the loop thread may be slower than the client's thread).
-        """
-        with self._lock:
-            if entry.ended is None or force:
-                entry.outcome = outcome
-                entry.ended = time.monotonic()
-            live = self._live.pop(id(entry), None)
-            if live is not None:
-                self._in_flight -= 1
-                if live:
-                    self._in_flight_completions -= 1
-
-    async def _respond(self, conn: Conn, req: HttpRequest, entry: LoggedRequest,
-                       over_cap: bool) -> bool:
-        """Produce the answer; returns whether the connection can be kept."""
-        try:
-            status, obj, plain = await self._api(conn, req, entry, over_cap)
-        except ApiError as e:
-            status, obj, plain = e.status, error_envelope(e.status, e.message, param=e.param,
-                                                          type_=e.type), (
-                e.message if e.plain else None)
-        if status == 0:  # already answered (completion)
-            return True
-        await self._send_json(conn, status, obj, plain=plain, entry=entry)
-        return True
 
     # ----------------------------------------------------------------- API routes
     async def _api(self, conn: Conn, req: HttpRequest, entry: LoggedRequest,
@@ -700,34 +313,10 @@ class Emulator:
     # ----------------------------------------------------------------- control endpoints
     async def _control(self, conn: Conn, req: HttpRequest) -> None:
         try:
-            status, obj = self._control_answer(req)
+            status, obj = control_answer(self, req)
         except (ValueError, TypeError) as e:
             status, obj = 400, error_envelope(400, f"emulator control: {e}")
         await self._send_json(conn, status, obj)
-
-    def _control_answer(self, req: HttpRequest) -> tuple[int, Any]:
-        name = req.path[len("/_emulator/"):]
-        if req.method == "GET" and name == "log":
-            return 200, [r.to_json() for r in self.requests()]
-        if req.method == "GET" and name == "health":
-            return 200, {"ok": True, "queued": self.queued}
-        if req.method != "POST":
-            return 404, error_envelope(404)
-        data: Any = json.loads(req.body) if req.body.strip() else {}
-        if not isinstance(data, dict):
-            raise ValueError("body must be a JSON object")
-        if name == "script":
-            self.script(*[Reply.from_json(r) for r in data.get("replies", [])])
-        elif name == "rules":
-            for r in [Rule.from_json(r) for r in data.get("rules", [])]:
-                self.add_rule(r)
-        elif name == "reset":
-            self.reset()
-        elif name == "config":
-            self.configure(data)
-        else:
-            return 404, error_envelope(404)
-        return 200, {"ok": True}
 
     def configure(self, data: dict[str, Any]) -> None:
         """Apply the ``/_emulator/config`` settings (same names as the attributes)."""
@@ -749,17 +338,6 @@ class Emulator:
 
 
 # --------------------------------------------------------------------------- command line
-
-
-def load_script(emu: Emulator, data: Any) -> None:
-    """Apply a script file / control JSON: ``{"replies": [...], "rules": [...], "config": {}}``."""
-    if not isinstance(data, dict):
-        raise ValueError("script must be a JSON object")
-    emu.script(*[Reply.from_json(r) for r in data.get("replies", [])])
-    for r in data.get("rules", []):
-        emu.add_rule(Rule.from_json(r))
-    if data.get("config"):
-        emu.configure(data["config"])
 
 
 def emulate_main(argv: Sequence[str] | None = None) -> int:
