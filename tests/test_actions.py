@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from deepseek_fim_lsp import action_replies as rp
 from deepseek_fim_lsp import actions as a
+from deepseek_fim_lsp import indentation as ind
+from deepseek_fim_lsp import testfiles as tf
 from deepseek_fim_lsp.backends.base import Balance, ChatRequest, ChatResult, FimResult, Usage
 from deepseek_fim_lsp.config import Settings
 from deepseek_fim_lsp.context import estimate_tokens
@@ -93,79 +96,79 @@ def test_unknown_language_takes_the_line() -> None:
 
 
 def test_prefixed_reply_is_code_up_to_the_fence() -> None:
-    assert a.extract_code("x = 1\n```\nThis sets x.\n```py\ny\n```", "python",
-                          prefixed=True) == "x = 1"
-    assert a.extract_code("\nx = 1\n", "python", prefixed=True) == "x = 1"
+    assert rp.extract_code("x = 1\n```\nThis sets x.\n```py\ny\n```", "python",
+                           prefixed=True) == "x = 1"
+    assert rp.extract_code("\nx = 1\n", "python", prefixed=True) == "x = 1"
 
 
 def test_prefixed_reply_that_opens_its_own_block_is_parsed_as_markdown() -> None:
-    assert a.extract_code("```python\nx = 1\n```\n", "python", prefixed=True) == "x = 1"
+    assert rp.extract_code("```python\nx = 1\n```\n", "python", prefixed=True) == "x = 1"
 
 
 def test_prose_around_one_block() -> None:
     reply = "Here you go:\n\n```python\ndef f():\n    return 1\n```\n\nThat is all."
-    assert a.extract_code(reply, "python", prefixed=False) == "def f():\n    return 1"
+    assert rp.extract_code(reply, "python", prefixed=False) == "def f():\n    return 1"
 
 
 def test_several_blocks_prefers_the_expected_language_then_the_largest() -> None:
     reply = ("```bash\npip install x\n```\n```py\nimport x\n```\n```python\nmore = 1\n```")
-    assert a.extract_code(reply, "python", prefixed=False) == "import x"
+    assert rp.extract_code(reply, "python", prefixed=False) == "import x"
     reply = "```\nshort\n```\n```text\na much longer block\nof two lines\n```"
-    assert a.extract_code(reply, "go", prefixed=False) == "a much longer block\nof two lines"
+    assert rp.extract_code(reply, "go", prefixed=False) == "a much longer block\nof two lines"
 
 
 def test_no_fence_is_all_code_and_crlf_is_normalised() -> None:
-    assert a.extract_code("\r\nx := 1\r\ny := 2\r\n", "go", prefixed=False) == "x := 1\ny := 2"
+    assert rp.extract_code("\r\nx := 1\r\ny := 2\r\n", "go", prefixed=False) == "x := 1\ny := 2"
 
 
 def test_tilde_fences_and_longer_fences() -> None:
     reply = "~~~js\nlet a = 1;\n~~~\n````ts\nlet b = '```';\n````"
-    assert a.extract_code(reply, "typescript", prefixed=False) == "let b = '```';"
+    assert rp.extract_code(reply, "typescript", prefixed=False) == "let b = '```';"
 
 
 # --- re-indentation ----------------------------------------------------------------------------
 
-SPACES4 = a.IndentStyle(False, 4)
+SPACES4 = ind.IndentStyle(False, 4)
 
 
 def test_reindent_to_base_with_the_documents_tabs_and_line_endings() -> None:
     code = "if x:\n  y()\n  if z:\n    w()\n"
-    out = a.reindent(code, base="\t", style=a.IndentStyle(True, 4), eol="\r\n")
+    out = ind.reindent(code, base="\t", style=ind.IndentStyle(True, 4), eol="\r\n")
     assert out == "\tif x:\r\n\t\ty()\r\n\t\tif z:\r\n\t\t\tw()"
 
 
 def test_reindent_removes_the_models_absolute_indentation() -> None:
     code = "        a = 1\n        if a:\n            b()"
-    assert a.reindent(code, base="    ", style=SPACES4) == "    a = 1\n    if a:\n        b()"
+    assert ind.reindent(code, base="    ", style=SPACES4) == "    a = 1\n    if a:\n        b()"
 
 
 def test_reindent_first_line_already_in_place() -> None:
     # the model wrote the first line flush left and the rest at their absolute column
     code = "def f():\n        return 1\n"
-    assert a.reindent(code, base="    ", style=SPACES4, first_line_indented=False) == \
+    assert ind.reindent(code, base="    ", style=SPACES4, first_line_indented=False) == \
         "def f():\n        return 1"
     # a relative answer gets the same result
-    assert a.reindent("def f():\n    return 1", base="    ", style=SPACES4,
-                      first_line_indented=False) == "def f():\n        return 1"
+    assert ind.reindent("def f():\n    return 1", base="    ", style=SPACES4,
+                        first_line_indented=False) == "def f():\n        return 1"
 
 
 def test_reindent_tabs_from_the_model_become_spaces_of_the_documents_step() -> None:
-    assert a.reindent("if x {\n\ty()\n}", base="", style=a.IndentStyle(False, 2)) == \
+    assert ind.reindent("if x {\n\ty()\n}", base="", style=ind.IndentStyle(False, 2)) == \
         "if x {\n  y()\n}"
 
 
 def test_reindent_keeps_blank_lines_empty_and_drops_outer_blank_lines() -> None:
-    assert a.reindent("\n\na\n\n   \nb\n\n", base="  ", style=SPACES4) == "  a\n\n\n  b"
+    assert ind.reindent("\n\na\n\n   \nb\n\n", base="  ", style=SPACES4) == "  a\n\n\n  b"
 
 
 def test_detect_indent() -> None:
-    assert a.detect_indent("a\n\tb\n\t\tc\n") == a.IndentStyle(True, 4)
-    assert a.detect_indent("a {\n  b {\n    c\n  }\n}\n") == a.IndentStyle(False, 2)
-    assert a.detect_indent("no indentation") == a.IndentStyle(False, 4)
+    assert ind.detect_indent("a\n\tb\n\t\tc\n") == ind.IndentStyle(True, 4)
+    assert ind.detect_indent("a {\n  b {\n    c\n  }\n}\n") == ind.IndentStyle(False, 2)
+    assert ind.detect_indent("no indentation") == ind.IndentStyle(False, 4)
 
 
 def test_eol_of() -> None:
-    assert (a.eol_of("a\r\nb\nc"), a.eol_of("a\nb"), a.eol_of("a"), a.eol_of("a\rb")) == \
+    assert (ind.eol_of("a\r\nb\nc"), ind.eol_of("a\nb"), ind.eol_of("a"), ind.eol_of("a\rb")) == \
         ("\r\n", "\n", "\n", "\r")
 
 
@@ -175,16 +178,16 @@ def test_eol_of() -> None:
 def test_test_file_conventions(tmp_path: Path) -> None:
     pkg = tmp_path / "pkg"
     pkg.mkdir()
-    assert a.test_file_for(pkg / "mod.py", "python", tmp_path) == pkg / "test_mod.py"
+    assert tf.test_file_for(pkg / "mod.py", "python", tmp_path) == pkg / "test_mod.py"
     (tmp_path / "tests").mkdir()
-    assert a.test_file_for(pkg / "mod.py", "python", tmp_path) == tmp_path / "tests" / \
+    assert tf.test_file_for(pkg / "mod.py", "python", tmp_path) == tmp_path / "tests" / \
         "test_mod.py"
-    assert a.test_file_for(pkg / "calc.go", "go", tmp_path) == pkg / "calc_test.go"
-    assert a.test_file_for(pkg / "ui.tsx", "typescriptreact", tmp_path) == pkg / "ui.test.tsx"
-    assert a.test_file_for(pkg / "x.js", "javascript", tmp_path) == pkg / "x.test.js"
-    assert a.test_file_for(pkg / "x.rb", "ruby", tmp_path) is None
-    assert a.test_file_for(pkg / "test_mod.py", "python", tmp_path) is None
-    assert a.python_module(tmp_path / "src" / "pkg" / "mod.py", tmp_path) == "pkg.mod"
+    assert tf.test_file_for(pkg / "calc.go", "go", tmp_path) == pkg / "calc_test.go"
+    assert tf.test_file_for(pkg / "ui.tsx", "typescriptreact", tmp_path) == pkg / "ui.test.tsx"
+    assert tf.test_file_for(pkg / "x.js", "javascript", tmp_path) == pkg / "x.test.js"
+    assert tf.test_file_for(pkg / "x.rb", "ruby", tmp_path) is None
+    assert tf.test_file_for(pkg / "test_mod.py", "python", tmp_path) is None
+    assert tf.python_module(tmp_path / "src" / "pkg" / "mod.py", tmp_path) == "pkg.mod"
 
 
 # --- whole actions with a scripted backend ------------------------------------------------------

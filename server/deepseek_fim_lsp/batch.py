@@ -65,10 +65,10 @@ from .headless import (
     exit_code,
     outcome_json,
     plain,
-    read_text_file,
     retry_delay_s,
     say,
 )
+from .textfile import read_text_file
 
 _FIELDS = {"id", "file", "line", "column", "prefix", "suffix", "language", "settings"}
 
