@@ -28,18 +28,7 @@ from typing import Any
 
 from tqdm import tqdm  # type: ignore[import-untyped]
 
-from .api import (
-    InputError,
-    SettingsError,
-    guess_language,
-    make_engine,
-    offset_of,
-    outcome_of,
-    overlay,
-    run_once,
-    uri_for,
-    with_retries,
-)
+from .api import make_engine, outcome_of, run_once, with_retries
 from .backends.base import (
     Backend,
     Balance,
@@ -51,8 +40,9 @@ from .backends.base import (
     Usage,
 )
 from .backends.deepseek import DeepSeekBackend
+from .batch_requests import TaggedError, parse_line, request_id
 from .config import Settings
-from .engine import CompletionRequest, Engine
+from .engine import Engine
 from .errors import AuthError, BalanceError, DeepSeekError, MissingKeyError
 from .headless import (
     ATTEMPTS,
@@ -68,13 +58,6 @@ from .headless import (
     retry_delay_s,
     say,
 )
-from .textfile import read_text_file
-
-_FIELDS = {"id", "file", "line", "column", "prefix", "suffix", "language", "settings"}
-
-
-def _whole(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 @dataclass
@@ -166,74 +149,19 @@ class Batch:
             engine = self.engines[settings] = make_engine(settings, backend)
         return engine
 
-    def _prepare(self, index: int, number: int, raw: str) -> tuple[Any, Settings,
-                                                                    CompletionRequest]:
-        try:
-            obj = json.loads(raw)
-        except ValueError as exc:
-            raise InputError(f"line {number}: not valid JSON ({exc})") from None
-        if not isinstance(obj, dict):
-            raise InputError(f"line {number}: expected a JSON object")
-        rid = obj.get("id", number)
-        unknown = sorted(set(obj) - _FIELDS)
-        if unknown:
-            raise _Tagged(rid, InputError(f"line {number}: unknown field(s) {unknown}; "
-                                          f"expected {sorted(_FIELDS)}"))
-        try:
-            return rid, *self._request(index, number, obj)
-        except DeepSeekError as err:
-            raise _Tagged(rid, err) from None
-
-    def _request(self, index: int, number: int,
-                 obj: dict[str, Any]) -> tuple[Settings, CompletionRequest]:
-        extra = obj.get("settings")
-        if extra is not None and not isinstance(extra, dict):
-            raise SettingsError([f"line {number}: `settings` must be an object"])
-        settings = overlay(extra or {}, self.settings, f"line {number}") if extra \
-            else self.settings
-        language = obj.get("language")
-        if language is not None and not isinstance(language, str):
-            raise InputError(f"line {number}: `language` must be a string")
-        if "file" in obj:
-            name, line, column = obj["file"], obj.get("line"), obj.get("column")
-            if not isinstance(name, str) or not name:
-                raise InputError(f"line {number}: `file` must be a path")
-            if not (isinstance(line, int) and isinstance(column, int)
-                    and _whole(line) and _whole(column)):
-                raise InputError(f"line {number}: `line` and `column` (1-based whole numbers) "
-                                 "are needed with `file`")
-            text = read_text_file(name).text
-            offset = offset_of(text, line, column, name)
-            uri = uri_for(Path(name), tag=f"batch-{index}")
-            language = language or guess_language(name)
-        elif "prefix" in obj:
-            prefix, suffix = obj["prefix"], obj.get("suffix", "")
-            if not isinstance(prefix, str) or not isinstance(suffix, str):
-                raise InputError(f"line {number}: `prefix` and `suffix` must be strings")
-            text, offset = prefix + suffix, len(prefix)
-            uri = f"untitled:batch-{index}"
-        else:
-            raise InputError(f"line {number}: give `file` + `line` + `column`, or `prefix` "
-                             "(+ `suffix`)")
-        if not settings.api_key:
-            raise MissingKeyError()
-        req = CompletionRequest(uri, text, offset, language_id=language or "plaintext",
-                                invoked=True)
-        return settings, req
-
     async def _process(self, index: int) -> str:
         number, raw = self.jobs[index]
         rid: Any = number
         meter = _Meter()
         token = _meter.set(meter)
         try:
-            rid, settings, req = self._prepare(index, number, raw)
+            rid, settings, req = parse_line(index, number, raw, self.settings)
             if self.fatal is not None:
                 raise self.fatal
             engine = self._engine(settings)
             result = await with_retries(lambda: run_once(engine, req), attempts=ATTEMPTS,
                                         base_delay_s=self.retry_delay_s)
-        except _Tagged as tagged:
+        except TaggedError as tagged:
             return self._failed(tagged.rid, tagged.error)
         except DeepSeekError as err:
             return self._failed(rid, err)
@@ -312,13 +240,7 @@ class Batch:
         for i in range(self.written, last + 1):
             if self.results[i] is None:
                 number, raw = self.jobs[i]
-                rid: Any = number
-                try:
-                    obj = json.loads(raw)
-                    if isinstance(obj, dict):
-                        rid = obj.get("id", number)
-                except ValueError:
-                    pass
+                rid = request_id(number, raw)
                 self.results[i] = json.dumps({"id": rid, "error": {
                     "kind": "interrupted", "message": "interrupted before it finished"}})
         self._flush()
@@ -372,15 +294,6 @@ class Batch:
             f" of {len(self.jobs)}; {calls} API request{'s' if calls != 1 else ''}; "
             f"{tokens:,} tokens (prompt {t.cache_hit:,} cache hit + "
             f"{t.cache_miss:,} miss, {t.output:,} output); ${t.cost:.6f}; {seconds:.1f} s")
-
-
-class _Tagged(Exception):
-    """An error for a request whose id is already known."""
-
-    def __init__(self, rid: Any, error: DeepSeekError) -> None:
-        super().__init__(error.user_message)
-        self.rid = rid
-        self.error = error
 
 
 def run_batch(source: str, settings: Settings, *, concurrency: int) -> int:
