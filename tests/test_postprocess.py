@@ -419,3 +419,11 @@ def test_closers_of_brackets_opened_on_earlier_lines_are_kept() -> None:
     assert complete(doc, "});") == "run(function () {\n  work();\n});\n"
     doc = "p.then(() => {\n  a();\n}).catch(|\n"
     assert complete(doc, "(e) => log(e));") == "p.then(() => {\n  a();\n}).catch((e) => log(e));\n"
+
+
+def test_reindent_at_column_zero_measures_from_the_answers_first_line() -> None:
+    """At the start of a line the answer carries its own indentation: lines as deep as the first
+    are not rescaled, deeper ones relative to it."""
+    same = '    const matched = match();\n    const ctx: Context = {'
+    assert reindent(same, before="", doc_unit="  ") == same
+    assert reindent("  if (x) {\n      a();", before="", doc_unit="  ") == "  if (x) {\n    a();"

@@ -248,7 +248,8 @@ def reindent(text: str, *, before: str, doc_unit: str) -> str:
     for i, ws in body:
         if "\t" in ws:
             lines[i] = ws.replace("\t", doc_unit) + lines[i][len(ws) :]
-    base = len(leading_ws(before).replace("\t", doc_unit))
+    # The cursor line as it will be: at column 0 the answer brings its own indentation.
+    base = len(leading_ws(before + lines[0]).replace("\t", doc_unit))
     widths = [len(leading_ws(lines[i])) for i, _ in body]
     deltas = [w - base for w in widths if w > base]
     if deltas:
