@@ -200,9 +200,9 @@ async def test_type_through_serves_the_rest_without_a_request(tmp_path: Path,
         diverged = await s.inline(URI, 0, len(typed) + 1, invoked=True)
         assert diverged and diverged.items[0].insert_text == "')"
         # Requests: the first suggestion, the diverged state, and at most one prefetch for the
-        # state after the suggested line (asked ahead while it was being typed).
+        # start of the line after the suggested one (asked ahead while it was being typed).
         asked = [r.body["prompt"] for r in fim_requests(emulator)]
-        assert [p for p in asked if p != "print('hello')"] == ["", "print(x"]
+        assert [p for p in asked if p != "print('hello')\n"] == ["", "print(x"]
         st = await stats(s)
         assert st["session"]["typeThroughHits"] == 6
 
@@ -412,8 +412,10 @@ async def test_toggle_off_stops_automatic_requests(tmp_path: Path, emulator: Emu
 
 async def test_prefetched_line_after_the_next_enter(tmp_path: Path,
                                                     emulator: Emulator) -> None:
-    """While a suggested line is typed, what follows it is asked for ahead of the next Enter."""
-    emulator.add_rule(Rule(reply=Reply(text="\n    y = x * 2"), prompt_endswith="    x = 1 + 2"))
+    """While the last line of a suggestion is typed, the start of the line after it is asked
+    for: the two lines the model answers there are on screen at the next two Enters."""
+    emulator.add_rule(Rule(reply=Reply(text="    y = x * 2\n    return y"),
+                           prompt_endswith="    x = 1 + 2\n"))
     emulator.script(Reply(text="1 + 2"))
     text = "def f():\n    x = \n"
     async with lsp_session(tmp_path, emulator.base_url, init_options={"debounceMs": 0}) as s:
@@ -433,9 +435,82 @@ async def test_prefetched_line_after_the_next_enter(tmp_path: Path,
         after_enter = await s.inline(URI, 2, 4)
         assert after_enter is not None
         assert [i.insert_text for i in after_enter.items] == ["y = x * 2"]
+        s.insert(URI, 2, 4, "y = x * 2\n    ")
+        second_enter = await s.inline(URI, 3, 4)
+        assert second_enter is not None
+        assert [i.insert_text for i in second_enter.items] == ["return y"]
         asked = [r.body["prompt"] for r in fim_requests(emulator)]
-        assert asked[:2] == ["def f():\n    x = ", "def f():\n    x = 1 + 2"]
-        assert len(asked) <= 3  # the third: asked ahead for the line after `y = x * 2`
+        assert asked[:2] == ["def f():\n    x = ", "def f():\n    x = 1 + 2\n"]
+        # The third, if any: asked ahead for the line after `return y`.
+        assert asked[2:] in ([], ["def f():\n    x = 1 + 2\n    y = x * 2\n    return y\n"])
+
+
+async def test_typing_a_suggestion_to_its_end_asks_for_the_next_lines_start(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """A suggestion typed to its very end (no keystroke left to ask ahead on): the request
+    there asks for the start of the next line at once, and shows its answer after the line."""
+    emulator.add_rule(Rule(reply=Reply(text="    print(a)\n    return a"),
+                           prompt_endswith="    pass\n"))
+    emulator.script(Reply(text="pass"))
+    async with lsp_session(tmp_path, emulator.base_url, init_options={"debounceMs": 0}) as s:
+        s.open(URI, "if a:\n    \n")
+        first = await s.inline(URI, 1, 4)
+        assert first is not None and [i.insert_text for i in first.items] == ["pass"]
+        s.insert(URI, 1, 4, "pass")  # typed in one go (a paste, or a fast typist)
+        at_end = await s.inline(URI, 1, 8)
+        assert at_end is not None and [i.insert_text for i in at_end.items] == ["\n    print(a)"]
+        s.insert(URI, 1, 8, "\n    print(a)\n    ")
+        two_down = await s.inline(URI, 3, 4)
+        assert two_down is not None and [i.insert_text for i in two_down.items] == ["return a"]
+        asked = [r.body["prompt"] for r in fim_requests(emulator)]
+        # Never the state "pass" without its line break: it would only ask the same.
+        assert asked[:2] == ["if a:\n    ", "if a:\n    pass\n"]
+        assert asked[2:] in ([], ["if a:\n    pass\n    print(a)\n    return a\n"])
+
+
+async def test_nothing_after_a_line_is_not_asked_again_at_its_end(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """Asked ahead what follows a line, the model had nothing: at the line's end the answer
+    is empty at once, however often it is asked."""
+    emulator.add_rule(Rule(reply=Reply(text=""), prompt_endswith="= 42\n"))
+    emulator.script(Reply(text="42"))
+    async with lsp_session(tmp_path, emulator.base_url, init_options={"debounceMs": 0}) as s:
+        s.open(URI, "x = \nprint(x)\n")
+        first = await s.inline(URI, 0, 4)
+        assert first is not None and [i.insert_text for i in first.items] == ["42"]
+        s.insert(URI, 0, 4, "4")
+        typing = await s.inline(URI, 0, 5)  # asks ahead for the line after "x = 42"
+        assert typing is not None and [i.insert_text for i in typing.items] == ["2"]
+        s.insert(URI, 0, 5, "2")
+        for _ in range(3):
+            at_end = await s.inline(URI, 0, 6)
+            assert at_end is not None and at_end.items == ()
+        asked = [r.body["prompt"] for r in fim_requests(emulator)]
+        assert asked == ["x = ", "x = 42\n"]
+
+
+async def test_a_cursor_move_without_typing_waits_longer_before_asking(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """Moving around rests briefly at many places: a move waits three debounces, so a look
+    elsewhere that comes straight back costs no request."""
+    emulator.fim_responder = lambda body: "# note"
+    text = "a = 1\nb = 2\nc = 3\n"
+    async with lsp_session(tmp_path, emulator.base_url, init_options={"debounceMs": 300}) as s:
+        s.open(URI, text)
+        typed = await s.inline(URI, 2, 5, invoked=True)
+        assert typed is not None and typed.items
+        moved = asyncio.ensure_future(s.inline(URI, 0, 5))  # the cursor went up, nothing typed
+        await asyncio.sleep(0.6)  # past one debounce, well before three
+        back = asyncio.ensure_future(s.inline(URI, 2, 5))  # and came back
+        assert (await asyncio.wait_for(moved, 20)).items == ()  # type: ignore[union-attr]
+        assert (await asyncio.wait_for(back, 20)).items  # type: ignore[union-attr]
+        assert [r.body["prompt"] for r in fim_requests(emulator)] == ["a = 1\nb = 2\nc = 3"]
+        # Staying there long enough does ask.
+        s.insert(URI, 2, 5, " ")
+        await s.inline(URI, 2, 6)
+        stay = await asyncio.wait_for(s.inline(URI, 1, 5), 20)
+        assert stay is not None and stay.items
+        assert fim_requests(emulator)[-1].body["prompt"] == "a = 1\nb = 2"
 
 
 async def test_next_line_is_served_after_enter_without_a_request(
@@ -458,7 +533,7 @@ async def test_next_line_is_served_after_enter_without_a_request(
         # the line now being typed (so the line after it is ready at the next Enter).
         asked = [r.body["prompt"] for r in fim_requests(emulator)]
         assert asked[0] == "def f():\n    x = "
-        assert asked[1:] in ([], ["def f():\n    x = 1\n    return x"])
+        assert asked[1:] in ([], ["def f():\n    x = 1\n    return x\n"])
 
 
 async def test_an_empty_answer_elsewhere_keeps_the_suggestion_being_typed(
@@ -516,7 +591,7 @@ async def test_a_typo_off_the_suggestion_waits_longer_before_asking(
         # The slip never cost a request: besides the first one there is at most the prefetch
         # for the state after the suggested line (asked once type-through answered again).
         asked = [r.body["prompt"] for r in fim_requests(emulator)]
-        assert [p for p in asked if p != "counter += 1"] == [""]
+        assert [p for p in asked if p != "counter += 1\n"] == [""]
 
 
 async def test_item_range_refers_to_the_text_that_was_asked_about(

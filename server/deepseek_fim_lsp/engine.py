@@ -23,7 +23,7 @@ from cachetools import LRUCache
 
 from .backends.base import Backend, FimRequest, Usage
 from .backends.deepseek import DeepSeekBackend
-from .cache import CompletionCache, TypeThrough, typed_since
+from .cache import CompletionCache, Remainder, Snapshot, TypeThrough
 from .config import Settings
 from .context import FimWindow, OpenDocument, build_window, estimate_tokens
 from .errors import (
@@ -55,9 +55,12 @@ class Fetched:
 
 @dataclass(frozen=True)
 class _Pending:
-    text: str
-    offset: int
+    """A fetch in flight and the document state it is for."""
+
+    state: Snapshot
     fetch: SharedFetch[Fetched]
+    #: For a prefetch: the suggestion it continues (serial, length held when it was asked).
+    continues: tuple[int, int] = (0, 0)
 
 
 def default_backend(settings: Settings) -> Backend:
@@ -167,7 +170,10 @@ class Engine:
         self.type_through = TypeThrough()
         self.type_through.enabled = settings.type_through
         self._pending: LRUCache[str, _Pending] = LRUCache(maxsize=64)
-        self._prefetched: LRUCache[int, bool] = LRUCache(maxsize=256)
+        self._ahead: LRUCache[str, _Pending] = LRUCache(maxsize=64)  # prefetches in flight
+        self._prefetched: LRUCache[tuple[int, int], bool] = LRUCache(maxsize=256)
+        #: The text of the last request per document, to tell a cursor move from an edit.
+        self._last_text: LRUCache[str, str] = LRUCache(maxsize=64)
         self.scheduler = Scheduler()
         self.ledger = ledger or UsageLedger()
         self._inflight: dict[tuple[object, ...], SharedFetch[Fetched]] = {}
@@ -297,6 +303,8 @@ class Engine:
         if is_excluded(req.uri, self._patterns):
             self.listener.status("inactive", "this file is excluded from completion", req.uri)
             return done("excluded")
+        moved = self._last_text.get(req.uri) == req.text  # nothing typed: the cursor moved
+        self._last_text[req.uri] = req.text
         if "\x00" in req.text:
             self.listener.status("inactive", "binary document: not sent", req.uri)
             return done("binary")
@@ -316,9 +324,13 @@ class Engine:
         # for older states of the document are superseded (their answer is no longer wanted).
         if (answer := typed_through()) is not None:
             self.scheduler.take(req.uri).close()
-            self._maybe_prefetch(req)
+            self._maybe_prefetch(req, defer=True)
             return answer
 
+        if not req.invoked:
+            # At the very end of a suggestion (``}`` typed): ask for the next line's start now,
+            # rather than for this state after a debounce; this request waits for it below.
+            self._maybe_prefetch(req, defer=False)
         # Typing on while a request is in flight: keep that request (do not cancel and re-ask)
         # and answer from it by type-through when it lands.
         joined = self._joinable(req)
@@ -335,6 +347,8 @@ class Engine:
                     joined.release()
                 if (answer := typed_through()) is not None:
                     return answer
+            if not req.invoked and self.type_through.ends_here(req.uri, req.text, req.offset):
+                return done("empty")  # asked ahead already: nothing follows this line
             window, mode, key = self._prepare(req)
             cached = self.cache.get(key)
             if cached is not None:
@@ -347,8 +361,10 @@ class Engine:
                 if reason:
                     return done(reason)
                 delay = settings.debounce_ms / 1000
-                if self.type_through.looks_like_typo(req.uri, req.text, req.offset):
-                    delay *= _TYPO_DEBOUNCE_FACTOR  # a slip off the suggestion: likely undone
+                if moved or self.type_through.looks_like_typo(req.uri, req.text, req.offset):
+                    # Moving around rests briefly at many places; a slip off the suggestion
+                    # is usually undone at once: both are worth a longer look first.
+                    delay *= _SLOW_DEBOUNCE_FACTOR
                 await ticket.debounce(delay)
                 # A prefetch or a joined fetch may have landed meanwhile.
                 if (answer := typed_through()) is not None:
@@ -375,54 +391,97 @@ class Engine:
         finally:
             ticket.close()
 
-    def _maybe_prefetch(self, req: CompletionRequest) -> None:
+    def _maybe_prefetch(self, req: CompletionRequest, defer: bool) -> None:
         """On the last line of what type-through can serve, ask ahead for what follows it.
 
-        The request is for the document as it will be once the rest of the line is typed, so
-        after Enter the next line is on screen at once instead of a debounce and a round trip
-        later. One prefetch per suggestion; the usual pauses (budget, back-off) apply.
+        The request is for the document as it will be once the rest of the line is typed and
+        Enter pressed: the cursor at the start of the next line, where a model answers with
+        whole lines (one request per two lines with a model that answers the rest of the line
+        and the next). Its answer extends the suggestion being typed, so after Enter the next
+        line is on screen at once instead of a debounce and a round trip later. One prefetch
+        per extent of a suggestion; the usual pauses (budget, back-off) apply.
+
+        The first keystroke that types a suggestion's last line asks (evidence that it is
+        wanted), or the one that types it to its end. ``defer``: after this request's answer
+        has gone out (the request is answered by type-through and does not wait).
         """
         rem = self.type_through.remainder(req.uri, req.text, req.offset)
-        if rem is None or "\n" in rem.rest or rem.serial in self._prefetched:
+        if rem is None or "\n" in rem.rest or (rem.serial, rem.held) in self._prefetched:
             return
+        if not defer and rem.rest.strip():
+            return  # not a type-through answer, not at the end either: no evidence yet
+        line_end = req.text.find("\n", req.offset)
+        if req.text[req.offset:None if line_end < 0 else line_end].strip():
+            return  # text after the cursor: the line does not end where the suggestion does
         if self._automatic_blocked() or not self._settings.enabled \
                 or self._settings.manual_only:
             return
-        self._prefetched[rem.serial] = True
+        self._prefetched[(rem.serial, rem.held)] = True
+        newline = _newline_in(req.text, req.offset)
+        insert = rem.rest + newline
         ahead = CompletionRequest(
-            req.uri, req.text[:req.offset] + rem.rest + req.text[req.offset:],
-            req.offset + len(rem.rest), req.language_id, False, req.others)
+            req.uri, req.text[:req.offset] + insert + req.text[req.offset:],
+            req.offset + len(insert), req.language_id, False, req.others)
 
-        async def run() -> None:
+        def start() -> None:
             window, mode, key = self._prepare(ahead)
-            result = self.cache.get(key)
-            if result is None:
-                # In the in-flight map, so that a request for that state joins this one.
-                fetch = self._inflight.get(key)
-                if fetch is None or fetch.task.done():
-                    fetch = self._shared_fetch(window, mode, key, invoked=False)
-                fetch.waiters += 1  # this prefetch waits for it too
-                try:
-                    result = await asyncio.shield(fetch.task)
-                except DeepSeekError as err:
-                    log.info("prefetch failed: %s", err.user_message)
-                    return
-                finally:
-                    fetch.waiters -= 1
-            # Only a continuation that starts the next line: the line being typed is the one
-            # already suggested.
-            if result.through and result.through[0].text.startswith(("\n", "\r\n")):
-                self.type_through.extend(req.uri, rem.entry, result.through[0].text)
+            cached = self.cache.get(key)
+            if cached is not None:
+                self._extend(req.uri, rem, newline, cached)
+                return
+            # In the in-flight map, so that a request for that state joins this one.
+            fetch = self._inflight.get(key)
+            if fetch is None or fetch.task.done():
+                fetch = self._shared_fetch(window, mode, key, invoked=False)
+            fetch.waiters += 1  # wanted for itself: a joined request giving up must not cancel
+            self._ahead[req.uri] = _Pending(Snapshot.of(ahead.text, ahead.offset), fetch,
+                                            (rem.serial, rem.held))
 
-        self._spawn(run())
+            def landed(task: asyncio.Task[Fetched]) -> None:
+                fetch.waiters -= 1
+                if task.cancelled():
+                    return
+                if task.exception() is not None:
+                    log.info("prefetch failed: %s", task.exception())
+                    return
+                self._extend(req.uri, rem, newline, task.result())
+
+            fetch.task.add_done_callback(landed)
+
+        if defer:
+            asyncio.get_running_loop().call_soon(start)
+        else:
+            start()
+
+    def _extend(self, uri: str, rem: Remainder, newline: str, result: Fetched) -> None:
+        """Hold a prefetched answer behind the suggestion it continues (or, when there is
+        none, remember that nothing follows)."""
+        if not result.through:
+            self.type_through.extend(uri, rem, "")
+        elif result.through[0].replace == 0:
+            self.type_through.extend(uri, rem, newline + result.through[0].text)
 
     def _joinable(self, req: CompletionRequest) -> SharedFetch[Fetched] | None:
-        """The in-flight fetch of this document if ``req`` only typed on from its state."""
-        pending = self._pending.get(req.uri)
-        if pending is None or pending.fetch.task.done() or not self.type_through.enabled:
+        """A fetch in flight for this document that ``req`` only typed on from: the latest
+        request's, or a prefetch (whose state may be this very one)."""
+        if not self.type_through.enabled:
             return None
-        typed = typed_since(pending.text, pending.offset, req.text, req.offset)
-        return pending.fetch if typed else None
+        pending = self._pending.get(req.uri)
+        if pending is not None and not pending.fetch.task.done() \
+                and pending.state.typed(req.text, req.offset):
+            return pending.fetch
+        ahead = self._ahead.get(req.uri)
+        if ahead is None or ahead.fetch.task.done():
+            return None
+        if ahead.state.typed(req.text, req.offset) is not None:
+            return ahead.fetch
+        # At the end of the suggestion it continues (Enter not pressed yet): it is what the
+        # next state will need, and a request for this one would ask the same.
+        rem = self.type_through.remainder(req.uri, req.text, req.offset)
+        if rem is not None and (rem.serial, rem.held) == ahead.continues \
+                and not rem.rest.strip():
+            return ahead.fetch
+        return None
 
     def _shared_fetch(self, window: FimWindow, mode: Mode, key: tuple[object, ...],
                       invoked: bool) -> SharedFetch[Fetched]:
@@ -434,7 +493,7 @@ class Engine:
     def _start_fetch(self, req: CompletionRequest, window: FimWindow, mode: Mode,
                      key: tuple[object, ...]) -> SharedFetch[Fetched]:
         fetch = self._shared_fetch(window, mode, key, req.invoked)
-        pending = _Pending(req.text, req.offset, fetch)
+        pending = _Pending(Snapshot.of(req.text, req.offset), fetch)
         self._pending[req.uri] = pending
 
         def landed(task: asyncio.Task[Fetched]) -> None:
@@ -591,12 +650,18 @@ class Engine:
 
 
 #: A keystroke that leaves the suggestion by its last character is usually a typo fixed a
-#: moment later (then type-through answers again): wait this many debounces before asking.
-_TYPO_DEBOUNCE_FACTOR = 3
+#: moment later (then type-through answers again), and a cursor moved without typing is
+#: usually passing through: wait this many debounces before asking.
+_SLOW_DEBOUNCE_FACTOR = 3
 #: How many other open documents are considered for cross-file snippets.
 _MAX_OTHERS = 12
 #: How far past the shown line to read for the lookahead line at most.
 _LOOKAHEAD_CHARS = 300
+
+
+def _newline_in(text: str, offset: int) -> str:
+    """The line break the document uses around ``offset``."""
+    return "\r\n" if "\r\n" in text[max(0, offset - 4096):offset + 4096] else "\n"
 
 
 def _with_lookahead(suggestion: Suggestion, rest: str, window: FimWindow) -> Suggestion | None:
