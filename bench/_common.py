@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -437,7 +437,10 @@ def plan_typing(sample: Sample, rng: random.Random, chars: int) -> TypingPlan:
 
     Human timing: keystrokes 60–120 ms apart with jitter; 150–450 ms thinking pauses at most
     line ends, after every new line and after keywords; ~3% typos fixed with a backspace;
-    ~7% of line ends look somewhere else first (cursor jump up and back)."""
+    ~7% of line ends look somewhere else first (cursor jump up and back).
+
+    The plan starts by putting the cursor there (a ``move``: the user clicked, and an editor
+    asks for a completion at a new cursor position) and typing 0.6–1.2 s later."""
     truth = sample.text
     starts = [0] + [i + 1 for i, c in enumerate(truth) if c == "\n"][:-1]
     n_lines = len(starts)
@@ -471,6 +474,7 @@ def plan_typing(sample: Sample, rng: random.Random, chars: int) -> TypingPlan:
         else:
             cursor = offset
 
+    add("move", offset=start, delay=0.0)
     i = 0
     while i < len(typed):
         c = typed[i]
@@ -508,6 +512,8 @@ def plan_typing(sample: Sample, rng: random.Random, chars: int) -> TypingPlan:
                 pending_pause = ("keyword", _pause(rng))
         i += 1
     assert doc == truth, "the typing plan must rebuild the file"
+    # Its own generator: the keystrokes of this and the next plans stay as they were.
+    steps[1] = replace(steps[1], delay=0.6 + 0.6 * random.Random(len(typed)).random())
     return plan
 
 

@@ -42,15 +42,15 @@ from _common import (  # noqa: E402
     perfect_responder,
     plan_typing,
 )
-from deepseek_fim_lsp.cache import typed_since  # noqa: E402
+from deepseek_fim_lsp.cache import Snapshot  # noqa: E402
 from deepseek_fim_lsp.config import Settings  # noqa: E402
 from deepseek_fim_lsp.context import OpenDocument  # noqa: E402
 from deepseek_fim_lsp.emulator import Emulator  # noqa: E402
 from deepseek_fim_lsp.engine import CompletionRequest, CompletionResult, Engine  # noqa: E402
 
 #: Who asked for the fetch being started (copied into the fetch's task with its context).
-ORIGIN: contextvars.ContextVar[tuple[str, int]] = contextvars.ContextVar(
-    "origin", default=("unknown", 0))
+ORIGIN: contextvars.ContextVar[tuple[str, tuple[int, int]]] = contextvars.ContextVar(
+    "origin", default=("unknown", (0, 0)))
 
 
 @dataclass
@@ -58,79 +58,70 @@ class Prefetch:
     issued: float
     landed: float | None = None
     cancelled: bool = False
-    starts_line: bool | None = None  # did the answer start with a newline?
+    answered: bool | None = None  # did the answer hold anything?
     extended: bool = False
 
 
 @dataclass
 class Probe:
-    """What the bench saw of the engine (keyed by ``id`` of type-through entries)."""
+    """What the bench saw of the engine. Prefetches are keyed like the engine keys them:
+    (serial of the type-through entry, length of the text it held)."""
 
     truths: dict[str, str]
     fetches: Counter[str] = field(default_factory=Counter)
     fetch_outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
-    prefetches: dict[int, Prefetch] = field(default_factory=dict)
-    #: type-through entries thrown away by an empty answer, by the fetch's origin
-    dropped: Counter[str] = field(default_factory=Counter)
-    #: entries made by a prefetch's extension → that prefetch
-    extended: dict[int, Prefetch] = field(default_factory=dict)
+    prefetches: dict[tuple[int, int], Prefetch] = field(default_factory=dict)
+    #: serials of entries that a prefetch's answer extended
+    extended: set[int] = field(default_factory=set)
 
     def install(self, engine: Engine) -> None:
         orig_start, orig_fetch = engine._start_fetch, engine._fetch
         orig_prefetch, orig_extend = engine._maybe_prefetch, engine.type_through.extend
-        orig_remember = engine.type_through.remember
 
         def start_fetch(req: CompletionRequest, *a: Any, **kw: Any) -> Any:
-            token = ORIGIN.set((self.why_request(engine, req), 0))
+            token = ORIGIN.set((self.why_request(engine, req), (0, 0)))
             try:
                 return orig_start(req, *a, **kw)
             finally:
                 ORIGIN.reset(token)
 
         async def fetch(*a: Any, **kw: Any) -> Any:
-            origin, entry = ORIGIN.get()
+            origin, key = ORIGIN.get()
             self.fetches[origin] += 1
             try:
                 result = await orig_fetch(*a, **kw)
             except asyncio.CancelledError:
                 self.fetch_outcomes[(origin, "cancelled")] += 1
-                if entry in self.prefetches:
-                    self.prefetches[entry].cancelled = True
+                if key in self.prefetches:
+                    self.prefetches[key].cancelled = True
                 raise
             self.fetch_outcomes[(origin, "landed")] += 1
-            if entry in self.prefetches:
-                p = self.prefetches[entry]
+            if key in self.prefetches:
+                p = self.prefetches[key]
                 p.landed = time.perf_counter()
-                p.starts_line = bool(result.through) and \
-                    result.through[0].text.startswith(("\n", "\r\n"))
+                p.answered = bool(result.through)
             return result
 
-        def maybe_prefetch(req: CompletionRequest) -> None:
+        def maybe_prefetch(req: CompletionRequest, defer: bool) -> None:
             rem = engine.type_through.remainder(req.uri, req.text, req.offset)
-            before = rem is not None and id(rem.entry) in engine._prefetched
-            token = ORIGIN.set(("prefetch", id(rem.entry) if rem else 0))
+            key = (rem.serial, rem.held) if rem else (0, 0)
+            before = key in engine._prefetched
+            token = ORIGIN.set(("prefetch", key))
             try:
-                orig_prefetch(req)
+                orig_prefetch(req, defer)
             finally:
                 ORIGIN.reset(token)
-            if rem is not None and not before and id(rem.entry) in engine._prefetched:
-                self.prefetches[id(rem.entry)] = Prefetch(time.perf_counter())
+            if rem is not None and not before and key in engine._prefetched:
+                self.prefetches[key] = Prefetch(time.perf_counter())
 
-        def extend(uri: str, entry: object, more: str) -> bool:
-            ok = orig_extend(uri, entry, more)
-            if ok and id(entry) in self.prefetches:
-                p = self.prefetches[id(entry)]
-                p.extended = True
-                # The extended entry is a new object: it carries the same prefetch's story.
-                self.extended[id(engine.type_through._last.get(uri))] = p
+        def extend(uri: str, rem: Any, more: str) -> bool:
+            ok = orig_extend(uri, rem, more)
+            key = (rem.serial, rem.held)
+            if ok and key in self.prefetches:
+                self.prefetches[key].extended = True
+                self.extended.add(rem.serial)
             return ok
 
-        def remember(uri: str, text: str, offset: int, items: Any, single: bool = False) -> None:
-            if not items and engine.type_through._last.get(uri) is not None:
-                self.dropped[ORIGIN.get()[0]] += 1
-            orig_remember(uri, text, offset, items, single)
-
-        engine.type_through.remember = remember  # type: ignore[method-assign]
         engine._start_fetch = start_fetch  # type: ignore[method-assign]
         engine._fetch = fetch  # type: ignore[method-assign]
         engine._maybe_prefetch = maybe_prefetch  # type: ignore[method-assign]
@@ -141,12 +132,14 @@ class Probe:
         truth = self.truths[req.uri]
         if req.text[:req.offset] != truth[:req.offset]:
             return "typo (text differs from the file)"
-        shown = engine.type_through._last.get(req.uri)
-        if shown is None:
+        entries = engine.type_through._last.get(req.uri, ())
+        if not entries:
             return "no suggestion to type through"
-        typed = typed_since(shown.text, shown.offset, req.text, req.offset)
-        if typed is None:
-            return "left the suggestion's state (Backspace / cursor move)"
+        matches = [(e, t) for e in entries if (t := e.state.typed(req.text, req.offset))
+                   is not None]
+        if not matches:
+            return "left the suggestions' states (Backspace / cursor move)"
+        shown, typed = matches[0]
         if not typed:
             return "same state as the suggestion (not cached)"
         first = shown.items[0].text
@@ -174,8 +167,12 @@ def classify_pause(engine: Engine, probe: Probe, latest: tuple[CompletionRequest
     if not task.done():
         pending = engine._pending.get(req.uri)
         if pending is not None and not pending.fetch.task.done():
-            own = pending.text == req.text and pending.offset == req.offset
+            own = pending.state == Snapshot.of(req.text, req.offset)
             return "waiting: own fetch in flight" if own else "waiting: joined an earlier fetch"
+        ahead = engine._ahead.get(req.uri)
+        if ahead is not None and not ahead.fetch.task.done() \
+                and ahead.state.typed(req.text, req.offset) is not None:
+            return "waiting: joined a prefetch"
         if any(not f.task.done() for f in engine._inflight.values()):
             return "waiting: a prefetch's fetch in flight"
         return "waiting: debounce"
@@ -195,20 +192,20 @@ def classify_enter(engine: Engine, probe: Probe, uri: str, text: str, cursor: in
             return "no type-through entry"
         return "entry does not match the line as typed"
     if rem.rest.startswith(("\n", "\r\n")):
-        return "next line held (prefetched)" if id(rem.entry) in probe.extended else \
+        return "next line held (prefetched)" if rem.serial in probe.extended else \
             "next line held (lookahead)"
     if "\n" in rem.rest:
         return "entry holds more of this line than was typed"
-    pf = probe.prefetches.get(id(rem.entry))
+    pf = probe.prefetches.get((rem.serial, rem.held))
     if pf is None:
         return "no prefetch issued (no type-through hit on this line)"
     if pf.cancelled:
         return "prefetch cancelled"
     if pf.landed is None:
         return f"prefetch in flight ({(time.perf_counter() - pf.issued) * 1e3:.0f} ms old)"
-    if not pf.starts_line:
-        return "prefetch landed, answer did not start a new line"
-    return "prefetch landed, entry not extended (replaced meanwhile)"
+    if not pf.answered:
+        return "prefetch landed with nothing"
+    return "prefetch landed, entry not extended (forgotten meanwhile)"
 
 
 async def replay(engine: Engine, probe: Probe, plan: TypingPlan, others: list[OpenDocument],
@@ -284,8 +281,11 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"\nbackend requests: {posts} ({100 * posts / chars:.1f} per 100 keystrokes)")
     show("fetches by origin", probe.fetches)
     show("fetch outcomes", probe.fetch_outcomes)
-    show("type-through entries dropped by an empty answer, by the fetch's origin",
-         probe.dropped)
+    show("prefetches: what became of them", Counter(
+        "extended the suggestion" if p.extended else "cancelled" if p.cancelled
+        else "answered nothing new (the entry is closed)" if p.answered is False
+        else "still in flight at the end" if p.landed is None
+        else "answered, but the suggestion was gone" for p in probe.prefetches.values()))
     for kind in sorted({k for k, _ in diag.pauses}):
         show(f"pauses '{kind}': what was on screen when the pause ended",
              Counter({o: n for (k, o), n in diag.pauses.items() if k == kind}))
