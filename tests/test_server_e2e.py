@@ -495,12 +495,12 @@ async def test_a_cursor_move_without_typing_waits_longer_before_asking(
     elsewhere that comes straight back costs no request."""
     emulator.fim_responder = lambda body: "# note"
     text = "a = 1\nb = 2\nc = 3\n"
-    async with lsp_session(tmp_path, emulator.base_url, init_options={"debounceMs": 300}) as s:
+    async with lsp_session(tmp_path, emulator.base_url, init_options={"debounceMs": 500}) as s:
         s.open(URI, text)
         typed = await s.inline(URI, 2, 5, invoked=True)
         assert typed is not None and typed.items
         moved = asyncio.ensure_future(s.inline(URI, 0, 5))  # the cursor went up, nothing typed
-        await asyncio.sleep(0.6)  # past one debounce, well before three
+        await asyncio.sleep(0.8)  # past one debounce (0.5 s), well before three
         back = asyncio.ensure_future(s.inline(URI, 2, 5))  # and came back
         assert (await asyncio.wait_for(moved, 20)).items == ()  # type: ignore[union-attr]
         assert (await asyncio.wait_for(back, 20)).items  # type: ignore[union-attr]
@@ -607,3 +607,30 @@ async def test_item_range_refers_to_the_text_that_was_asked_about(
         result = await asyncio.wait_for(pending, 20)
         assert result is not None and result.items
         assert result.items[0].range == lsp.Range(lsp.Position(0, 4), lsp.Position(0, 4))
+
+
+async def test_the_line_is_answered_before_its_lookahead_has_streamed(
+        tmp_path: Path, emulator: Emulator) -> None:
+    """The suggested line goes out as soon as it is complete; the model's next line streams
+    on and is served after Enter like any lookahead."""
+    emulator.script(Reply(chunks=["1 + 2", "\n    return", " x", "\n"], first_token_ms=0,
+                          per_chunk_ms=1500))
+    async with lsp_session(tmp_path, emulator.base_url, init_options={"debounceMs": 0}) as s:
+        s.open(URI, "def f():\n    x = \n")
+        first = await s.inline(URI, 1, 8)
+        assert first is not None and [i.insert_text for i in first.items] == ["1 + 2"]
+        (req,) = fim_requests(emulator)
+        assert req.outcome == "in_flight"  # answered while the lookahead still streams
+        assert await emulator.wait_for_async(
+            lambda log: all(r.outcome != "in_flight" for r in log), 20)
+        await asyncio.sleep(0.2)
+        s.insert(URI, 1, 8, "1 + 2")
+        at_end = await s.inline(URI, 1, 13)
+        assert at_end is not None and [i.insert_text for i in at_end.items] == ["\n    return x"]
+        s.insert(URI, 1, 13, "\n    ")
+        after_enter = await s.inline(URI, 2, 4)
+        assert after_enter is not None and [i.insert_text for i in after_enter.items] == [
+            "return x"]
+        assert len(fim_requests(emulator)) <= 2  # and perhaps the line after `return x`
+        st = await stats(s)
+        assert st["session"]["completionTokens"] > 0  # the usage was recorded when it ended

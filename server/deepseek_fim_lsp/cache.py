@@ -135,12 +135,14 @@ class TypeThrough:
         self.enabled = True
 
     def remember(self, uri: str, text: str, offset: int, items: tuple[Suggestion, ...],
-                 single: bool = False) -> None:
+                 single: bool = False) -> int | None:
+        """Keep ``items`` (the first one with its lookahead) for this state; its serial."""
         if not items or not self.enabled:
-            return
+            return None
         shown = _Shown(Snapshot.of(text, offset), items, single)
         older = tuple(e for e in self._last.get(uri, ()) if e.state != shown.state)
         self._last[uri] = (shown,) + older[:_KEEP - 1]
+        return shown.serial
 
     def forget(self, uri: str) -> None:
         self._last.pop(uri, None)

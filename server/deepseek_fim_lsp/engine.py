@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from cachetools import LRUCache
 
-from .backends.base import Backend, FimRequest, Usage
+from .backends.base import Backend, FimRequest, StopCheck, Usage
 from .backends.deepseek import DeepSeekBackend
 from .cache import CompletionCache, Remainder, Snapshot, TypeThrough
 from .config import Settings
@@ -51,6 +51,9 @@ class Fetched:
     single: bool
     usage: Usage | None
     cost: float
+    #: The first suggestion's lookahead line, still streaming when the line was answered
+    #: (resolves to the text to append, or None).
+    later: asyncio.Future[str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,8 @@ class Engine:
         self._pending: LRUCache[str, _Pending] = LRUCache(maxsize=64)
         self._ahead: LRUCache[str, _Pending] = LRUCache(maxsize=64)  # prefetches in flight
         self._prefetched: LRUCache[tuple[int, int], bool] = LRUCache(maxsize=256)
+        #: Serials of type-through entries whose lookahead line is still streaming.
+        self._awaiting_lookahead: set[int] = set()
         #: The text of the last request per document, to tell a cursor move from an edit.
         self._last_text: LRUCache[str, str] = LRUCache(maxsize=64)
         self.scheduler = Scheduler()
@@ -353,8 +358,7 @@ class Engine:
             cached = self.cache.get(key)
             if cached is not None:
                 self.ledger.count("cacheHits")
-                self.type_through.remember(req.uri, req.text, req.offset, cached.through,
-                                           cached.single)
+                self._remember(req, cached)
                 return done("cache", cached.items)
             if not req.invoked:
                 reason = self._automatic_blocked()
@@ -381,8 +385,7 @@ class Engine:
             pending = self._pending.get(req.uri)
             if result.items and (pending is None or pending.fetch is not fetch):
                 # joined someone else's fetch: remember its answer here
-                self.type_through.remember(req.uri, req.text, req.offset, result.through,
-                                           result.single)
+                self._remember(req, result)
             self.listener.status("ready", "ready", req.uri)
             return done("backend" if result.items else "empty", result.items,
                         usage=result.usage, cost_usd=result.cost)
@@ -406,7 +409,8 @@ class Engine:
         has gone out (the request is answered by type-through and does not wait).
         """
         rem = self.type_through.remainder(req.uri, req.text, req.offset)
-        if rem is None or "\n" in rem.rest or (rem.serial, rem.held) in self._prefetched:
+        if rem is None or "\n" in rem.rest or (rem.serial, rem.held) in self._prefetched \
+                or rem.serial in self._awaiting_lookahead:
             return
         if not defer and rem.rest.strip():
             return  # not a type-through answer, not at the end either: no evidence yet
@@ -453,6 +457,26 @@ class Engine:
         else:
             start()
 
+    def _remember(self, req: CompletionRequest, result: Fetched) -> None:
+        """Remember an answer for type-through. A lookahead line still streaming is appended
+        when it arrives; until then no prefetch is made for the entry (the lookahead is the
+        line a prefetch would ask for)."""
+        serial = self.type_through.remember(req.uri, req.text, req.offset, result.through,
+                                            result.single)
+        later = result.later
+        if serial is None or later is None:
+            return
+        held = len(result.through[0].text)
+        self._awaiting_lookahead.add(serial)
+
+        def arrived(f: asyncio.Future[str | None]) -> None:
+            self._awaiting_lookahead.discard(serial)
+            more = None if f.cancelled() or f.exception() is not None else f.result()
+            if more:
+                self.type_through.extend(req.uri, Remainder(serial, "", held), more)
+
+        later.add_done_callback(arrived)
+
     def _extend(self, uri: str, rem: Remainder, newline: str, result: Fetched) -> None:
         """Hold a prefetched answer behind the suggestion it continues (or, when there is
         none, remember that nothing follows)."""
@@ -484,15 +508,16 @@ class Engine:
         return None
 
     def _shared_fetch(self, window: FimWindow, mode: Mode, key: tuple[object, ...],
-                      invoked: bool) -> SharedFetch[Fetched]:
-        fetch: SharedFetch[Fetched] = SharedFetch(lambda: self._fetch(window, mode, key, invoked))
+                      invoked: bool, early: bool = False) -> SharedFetch[Fetched]:
+        fetch: SharedFetch[Fetched] = SharedFetch(
+            lambda: self._fetch(window, mode, key, invoked, early))
         self._inflight[key] = fetch
         fetch.task.add_done_callback(lambda _t: self._forget(key, fetch))
         return fetch
 
     def _start_fetch(self, req: CompletionRequest, window: FimWindow, mode: Mode,
                      key: tuple[object, ...]) -> SharedFetch[Fetched]:
-        fetch = self._shared_fetch(window, mode, key, req.invoked)
+        fetch = self._shared_fetch(window, mode, key, req.invoked, early=not req.invoked)
         pending = _Pending(Snapshot.of(req.text, req.offset), fetch)
         self._pending[req.uri] = pending
 
@@ -503,8 +528,7 @@ class Engine:
             # the type-through of the requests that came after it.
             result = task.result()
             if self._pending.get(req.uri) is pending and result.items:
-                self.type_through.remember(req.uri, req.text, req.offset, result.through,
-                                           result.single)
+                self._remember(req, result)
 
         fetch.task.add_done_callback(landed)
         return fetch
@@ -560,14 +584,15 @@ class Engine:
         self.listener.status("error", err.user_message, None)
 
     async def _fetch(self, window: FimWindow, mode: Mode, key: tuple[object, ...],
-                     invoked: bool) -> Fetched:
+                     invoked: bool, early: bool = False) -> Fetched:
         s = self._settings
         n = s.invoked_suggestions if invoked else 1
         temps = [s.temperature] + [max(s.temperature, 0.4 + 0.4 * i) for i in range(1, n)]
-        results = await asyncio.gather(*(self._one(window, mode, t) for t in temps),
-                                       return_exceptions=True)
+        results = await asyncio.gather(*(self._one(window, mode, t, early and n == 1)
+                                         for t in temps), return_exceptions=True)
         items: list[Suggestion] = []
         through: list[Suggestion] = []
+        later: asyncio.Future[str | None] | None = None
         usage = Usage()
         cost = 0.0
         first_error: DeepSeekError | None = None
@@ -577,7 +602,7 @@ class Engine:
                 continue
             if isinstance(r, BaseException):
                 raise r
-            suggestion, full, u, c = r
+            suggestion, full, u, c, more = r
             if u:
                 usage = Usage(usage.cache_hit_tokens + u.cache_hit_tokens,
                               usage.cache_miss_tokens + u.cache_miss_tokens,
@@ -587,6 +612,7 @@ class Engine:
             if suggestion and all(x.text != suggestion.text for x in items):
                 items.append(suggestion)
                 through.append(full or suggestion)
+                later = later or more
         if first_error is not None and len(items) == 0 and all(
             isinstance(r, DeepSeekError) for r in results
         ):
@@ -595,20 +621,35 @@ class Engine:
         self._problems.clear()
         self._blocked = None
         self._backoff.clear()
-        out = Fetched(tuple(items), tuple(through), mode == "single", usage, cost)
+        out = Fetched(tuple(items), tuple(through), mode == "single", usage, cost, later)
         if items:  # an empty answer (or a timeout) is worth asking again
             self.cache.put(key, out)
+            if later is not None:
+                def arrived(f: asyncio.Future[str | None]) -> None:
+                    more = None if f.cancelled() or f.exception() is not None else f.result()
+                    if more:
+                        first = Suggestion(through[0].text + more, through[0].replace)
+                        self.cache.put(key, Fetched(out.items, (first,) + out.through[1:],
+                                                    out.single, usage, cost))
+                later.add_done_callback(arrived)
         return out
 
-    async def _one(self, window: FimWindow, mode: Mode, temperature: float
-                   ) -> tuple[Suggestion | None, Suggestion | None, Usage | None, float]:
-        """One FIM request: the suggestion, the same with its lookahead line, usage, cost."""
+    async def _one(self, window: FimWindow, mode: Mode, temperature: float, early: bool
+                   ) -> tuple[Suggestion | None, Suggestion | None, Usage | None, float,
+                              asyncio.Future[str | None] | None]:
+        """One FIM request: the suggestion, the same with its lookahead line, usage, cost.
+
+        ``early``: answer as soon as the suggested line is complete, and let the lookahead
+        line stream on (returned last, as a future of the text to append; usage and cost are
+        then recorded when it ends). The user sees the line a line's streaming time sooner.
+        """
         s = self._settings
         request = FimRequest(s.model, window.prompt, window.suffix, s.max_tokens, temperature)
         partial: list[str] = []
         self.backend_requests += 1
         lookahead = (mode == "single" and self.type_through.enabled
                      and not window.suffix.split("\n", 1)[0].strip())
+        line_done = asyncio.Event()
 
         def line_end(text: str) -> int | None:
             return early_stop(text, mode=mode, prefix=window.prefix, suffix=window.suffix)
@@ -617,6 +658,7 @@ class Engine:
             first = line_end(text)
             if first is None or not lookahead or text[first:first + 1] != "\n":
                 return first
+            line_done.set()
             # Read on to the end of the next line: not shown, but served by type-through once
             # the user has typed this line and pressed Enter.
             nxt = text.find("\n", first + 1)
@@ -624,6 +666,59 @@ class Engine:
                 return first if len(text) - first > _LOOKAHEAD_CHARS else None
             return nxt if text[first + 1:nxt].strip() else first
 
+        def shown(raw: str) -> tuple[Suggestion | None, int | None, str]:
+            first = line_end(raw) if lookahead else None
+            shown_raw = raw[:first] if first is not None else raw
+            return (clean(shown_raw, prefix=window.prefix, suffix=window.suffix, mode=mode),
+                    first, shown_raw)
+
+        def lookahead_of(suggestion: Suggestion | None, first: int | None, shown_raw: str,
+                         raw: str) -> Suggestion | None:
+            if suggestion and first is not None and suggestion.replace == 0 \
+                    and suggestion.text == shown_raw.rstrip():
+                return _with_lookahead(suggestion, raw[first:], window)
+            return None
+
+        call = asyncio.ensure_future(self._stream(request, stop_check, partial, window, mode))
+        if early and lookahead:
+            waiting = asyncio.ensure_future(line_done.wait())
+            try:
+                await asyncio.wait({call, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                call.cancel()
+                raise
+            finally:
+                waiting.cancel()
+            if not call.done():
+                suggestion, first, shown_raw = shown("".join(partial))
+                # Only a suggestion that could carry a lookahead; others wait as before.
+                if suggestion is not None and first is not None and suggestion.replace == 0 \
+                        and suggestion.text == shown_raw.rstrip():
+                    answered = suggestion
+
+                    async def rest() -> str | None:
+                        try:
+                            raw, _usage, _cost = await call
+                        except DeepSeekError as err:
+                            log.info("the lookahead line was lost: %s", err.user_message)
+                            return None
+                        full = lookahead_of(answered, line_end(raw), shown_raw, raw)
+                        return None if full is None else full.text[len(answered.text):]
+
+                    more: asyncio.Task[str | None] = asyncio.ensure_future(rest())
+                    self._tasks.add(more)
+                    more.add_done_callback(self._task_done)
+                    return suggestion, None, None, 0.0, more
+        raw, usage, cost = await call
+        suggestion, first, shown_raw = shown(raw)
+        return suggestion, lookahead_of(suggestion, first, shown_raw, raw), usage, cost, None
+
+    async def _stream(self, request: FimRequest, stop_check: StopCheck, partial: list[str],
+                      window: FimWindow, mode: Mode) -> tuple[str, Usage, float]:
+        """The raw answer (what arrived, at a timeout), its usage (estimated if the API gave
+        none) and cost, recorded in the ledger."""
+        s = self._settings
+        usage: Usage | None
         try:
             async with asyncio.timeout(s.request_timeout_ms / 1000):
                 result = await self._backend.fim(request, stop_check=stop_check, partial=partial)
@@ -638,15 +733,7 @@ class Engine:
         if usage is None:
             usage = Usage(0, estimate_tokens(window.prompt) + estimate_tokens(window.suffix),
                           estimate_tokens(raw), estimated=True)
-        cost = self.ledger.record(usage, s.prices)
-        first = line_end(raw) if lookahead else None
-        shown_raw = raw[:first] if first is not None else raw
-        suggestion = clean(shown_raw, prefix=window.prefix, suffix=window.suffix, mode=mode)
-        full = None
-        if suggestion and first is not None and suggestion.replace == 0 \
-                and suggestion.text == shown_raw.rstrip():
-            full = _with_lookahead(suggestion, raw[first:], window)
-        return suggestion, full, usage, cost
+        return raw, usage, self.ledger.record(usage, s.prices)
 
 
 #: A keystroke that leaves the suggestion by its last character is usually a typo fixed a
