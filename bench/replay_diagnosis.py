@@ -298,11 +298,11 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="one file, for the smoke test")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--chars", type=int, default=None,
-                   help="characters retyped per file (default 90, quick 60)")
+                   help="characters retyped per file (default 300, about ten lines; quick 60)")
     p.add_argument("--pause-scale", type=float, default=1.0)
     args = p.parse_args()
     if args.chars is None:
-        args.chars = 60 if args.quick else 90
+        args.chars = 60 if args.quick else 300
     asyncio.run(main_async(args))
 
 

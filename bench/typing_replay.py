@@ -4,8 +4,9 @@ A seeded typing model (bursts 60–120 ms apart, 150–450 ms thinking pauses, t
 backspace, cursor jumps) retypes lines of the shipped samples (Python, TypeScript, Go, Rust, C,
 Java) through pytest-lsp's client over stdio, with one didChange and one automatic
 inlineCompletion request per keystroke, fired without waiting (the server supersedes them), like
-VS Code. The emulator answers after 300 ms + 20 ms per chunk like a perfect model: the true rest
-of the line and the next line.
+VS Code. Each file's replay starts by placing the cursor (the editor asks there too), then types
+0.6–1.2 s later. The emulator answers after 300 ms + 20 ms per chunk like a perfect model: the
+true rest of the line and the next line.
 
 The same keystrokes run against our defaults and against a naive configuration (no debounce, no
 cache, sliding window, no type-through), then a short sequential phase compares the server's
@@ -92,7 +93,7 @@ class Pause:
     arrived: bool
     shown: bool
     right: bool
-    #: the pause after the segment's first keystroke: nothing could have been asked earlier
+    #: the pause after the segment's first keystroke (before it, only the cursor placement)
     first: bool = False
 
 
@@ -333,7 +334,7 @@ async def main_async(args: argparse.Namespace) -> None:
     print("\npauses (ours): " + ", ".join(
         f"{k} {sum(1 for p in ours.pauses if p.kind == k)}" for k in pause_kinds)
           + f" ({first} of the indent pauses follow a segment's first keystroke, "
-          "before which nothing was asked)"
+          "before which only the cursor placement asked)"
           + f"; backend requests: ours {ours.backend_posts}, naive {naive.backend_posts}")
     mem = ours.rss
     print(f"RSS over the run (ours, MiB): start {mem[0]:.1f}, median {median(mem):.1f}, "
@@ -350,12 +351,12 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="a few seconds, for the smoke test")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--chars", type=int, default=None,
-                   help="characters retyped per file (default 90, quick 60)")
+                   help="characters retyped per file (default 300, about ten lines; quick 60)")
     p.add_argument("--pause-scale", type=float, default=1.0,
                    help="multiply thinking pauses (what-if: how long must a pause be?)")
     args = p.parse_args()
     if args.chars is None:
-        args.chars = 60 if args.quick else 90
+        args.chars = 60 if args.quick else 300
     asyncio.run(main_async(args))
 
 
