@@ -227,7 +227,7 @@ async def replay(engine: Engine, probe: Probe, plan: TypingPlan, others: list[Op
         if step.kind == "insert":
             if step.text.startswith("\n") and step.text[1:].strip(" \t") == "" \
                     and len(step.text) > 1:
-                enter_note = "first keystroke of the segment (nothing asked before)" \
+                enter_note = "first keystroke of the segment (after the placement)" \
                     if typed == 0 else classify_enter(engine, probe, uri, text, cursor)
             text = text[:cursor] + step.text + text[cursor:]
             cursor += len(step.text)
