@@ -21,13 +21,11 @@ from typing import Any, TypeVar
 
 from .backends.base import (
     Backend,
-    Balance,
-    ChatRequest,
-    ChatResult,
     FimRequest,
     FimResult,
     StopCheck,
     Usage,
+    WrappedBackend,
 )
 from .config import SECTION, Settings, from_env, parse
 from .documents import Document, line_starts
@@ -185,7 +183,7 @@ _attempt: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar(
     "deepseek_fim_attempt", default=None)
 
 
-class ObservedBackend:
+class ObservedBackend(WrappedBackend):
     """Wraps a backend to notice a FIM call cut off by the engine's timeout before any text.
 
     The engine turns such a timeout into an empty suggestion (right for an editor); a script must
@@ -193,7 +191,7 @@ class ObservedBackend:
     """
 
     def __init__(self, inner: Backend, *, owned: bool = True) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._owned = owned
 
     async def fim(self, request: FimRequest, *, stop_check: StopCheck | None = None,
@@ -206,15 +204,6 @@ class ObservedBackend:
             if attempt is not None and not "".join(parts).strip():
                 attempt.timed_out = True
             raise
-
-    async def chat(self, request: ChatRequest) -> ChatResult:
-        return await self.inner.chat(request)
-
-    async def models(self) -> list[str]:
-        return await self.inner.models()
-
-    async def balance(self) -> Balance:
-        return await self.inner.balance()
 
     async def aclose(self) -> None:
         """Close the wrapped backend, unless it is shared (then its owner closes it)."""

@@ -31,13 +31,11 @@ from tqdm import tqdm  # type: ignore[import-untyped]
 from .api import make_engine, outcome_of, run_once, with_retries
 from .backends.base import (
     Backend,
-    Balance,
-    ChatRequest,
-    ChatResult,
     FimRequest,
     FimResult,
     StopCheck,
     Usage,
+    WrappedBackend,
 )
 from .backends.deepseek import DeepSeekBackend
 from .batch_requests import TaggedError, parse_line, request_id
@@ -71,7 +69,7 @@ _meter: contextvars.ContextVar[_Meter | None] = contextvars.ContextVar(
     "deepseek_fim_batch_meter", default=None)
 
 
-class _MeteredBackend:
+class _MeteredBackend(WrappedBackend):
     """Counts FIM calls: per batch request (through :data:`_meter`) and in all.
 
     A request that joined another one's call in flight made no call of its own; that is how its
@@ -79,7 +77,7 @@ class _MeteredBackend:
     """
 
     def __init__(self, inner: Backend) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.calls = 0
 
     async def fim(self, request: FimRequest, *, stop_check: StopCheck | None = None,
@@ -89,18 +87,6 @@ class _MeteredBackend:
         if meter is not None:
             meter.calls += 1
         return await self.inner.fim(request, stop_check=stop_check, partial=partial)
-
-    async def chat(self, request: ChatRequest) -> ChatResult:
-        return await self.inner.chat(request)
-
-    async def models(self) -> list[str]:
-        return await self.inner.models()
-
-    async def balance(self) -> Balance:
-        return await self.inner.balance()
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 @dataclass

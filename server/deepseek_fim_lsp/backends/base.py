@@ -103,3 +103,26 @@ class Backend(Protocol):
     async def balance(self) -> Balance: ...
 
     async def aclose(self) -> None: ...
+
+
+class WrappedBackend:
+    """A backend that hands every call to ``inner``; subclasses override what they watch."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+
+    async def fim(self, request: FimRequest, *, stop_check: StopCheck | None = None,
+                  partial: list[str] | None = None) -> FimResult:
+        return await self.inner.fim(request, stop_check=stop_check, partial=partial)
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        return await self.inner.chat(request)
+
+    async def models(self) -> list[str]:
+        return await self.inner.models()
+
+    async def balance(self) -> Balance:
+        return await self.inner.balance()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
