@@ -634,3 +634,19 @@ async def test_the_line_is_answered_before_its_lookahead_has_streamed(
         assert len(fim_requests(emulator)) <= 2  # and perhaps the line after `return x`
         st = await stats(s)
         assert st["session"]["completionTokens"] > 0  # the usage was recorded when it ended
+
+
+async def test_a_lookahead_line_after_a_blank_line_is_kept(tmp_path: Path,
+                                                          emulator: Emulator) -> None:
+    emulator.script(Reply(text="1\n\nprint(x)\nmore()"))
+    async with lsp_session(tmp_path, emulator.base_url, init_options={"debounceMs": 0}) as s:
+        s.open(URI, "x = \n")
+        first = await s.inline(URI, 0, 4)
+        assert first is not None and [i.insert_text for i in first.items] == ["1"]
+        await asyncio.sleep(0.3)  # the lookahead lands behind the line
+        s.insert(URI, 0, 4, "1")
+        at_end = await s.inline(URI, 0, 5)
+        assert at_end is not None and [i.insert_text for i in at_end.items] == ["\n\nprint(x)"]
+        s.insert(URI, 0, 5, "\n\n")
+        two_down = await s.inline(URI, 2, 0)
+        assert two_down is not None and [i.insert_text for i in two_down.items] == ["print(x)"]

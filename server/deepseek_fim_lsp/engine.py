@@ -659,12 +659,15 @@ class Engine:
             if first is None or not lookahead or text[first:first + 1] != "\n":
                 return first
             line_done.set()
-            # Read on to the end of the next line: not shown, but served by type-through once
-            # the user has typed this line and pressed Enter.
-            nxt = text.find("\n", first + 1)
+            # Read on to the end of the next line with content (blank lines before it kept):
+            # not shown, but served by type-through once the user has typed this line and
+            # pressed Enter.
+            start = first + 1
+            while (nxt := text.find("\n", start)) >= 0 and not text[start:nxt].strip():
+                start = nxt + 1
             if nxt < 0:
                 return first if len(text) - first > _LOOKAHEAD_CHARS else None
-            return nxt if text[first + 1:nxt].strip() else first
+            return nxt
 
         def shown(raw: str) -> tuple[Suggestion | None, int | None, str]:
             first = line_end(raw) if lookahead else None
@@ -742,6 +745,8 @@ class Engine:
 _SLOW_DEBOUNCE_FACTOR = 3
 #: How many other open documents are considered for cross-file snippets.
 _MAX_OTHERS = 12
+#: Blank lines a lookahead may start with (a model's blank lines between blocks).
+_MAX_BLANK_LINES = 2
 #: How far past the shown line to read for the lookahead line at most.
 _LOOKAHEAD_CHARS = 300
 
@@ -755,11 +760,13 @@ def _with_lookahead(suggestion: Suggestion, rest: str, window: FimWindow) -> Sug
     """``suggestion`` extended by the model's next line, unless that line is useless."""
     if not rest.startswith("\n"):
         return None
-    line = rest[1:].split("\n", 1)[0].rstrip()
-    if not line.strip():
+    lines = rest[1:].split("\n")
+    k = next((i for i, ln in enumerate(lines) if ln.strip()), None)
+    if k is None or k > _MAX_BLANK_LINES:
         return None
+    line = lines[k].rstrip()
     following = next((ln for ln in window.suffix.splitlines()[1:] if ln.strip()), "")
     if line.strip() == following.strip():
         return None  # the model repeats the code below
     newline = "\r\n" if "\r\n" in window.prefix or "\r\n" in window.suffix else "\n"
-    return Suggestion(suggestion.text + newline + line, 0)
+    return Suggestion(suggestion.text + newline * (k + 1) + line, 0)
