@@ -1,4 +1,4 @@
-"""Answers we already paid for: an exact cache, and type-through of the last suggestion.
+"""Answers we already paid for: an exact cache, and type-through of recent suggestions.
 
 * Exact: keyed by everything that shapes the answer (model, prompt, suffix, length, temperature,
   mode, count). The same state asked again costs no request.
@@ -6,7 +6,9 @@
   with ``t``, the document now equals the old one with ``t`` inserted at ``o``; the rest of ``S`` is
   the answer, with no debounce and no request, until it is used up or the typing diverges. A
   one-line suggestion may carry the model's next line as *lookahead*: it is not shown, but once
-  the user has typed the line and pressed Enter it is served the same way.
+  the user has typed the line and pressed Enter it is served the same way; lines asked for
+  ahead are appended the same way (:meth:`TypeThrough.extend`). The last four suggestions per
+  document are kept, newest first.
 """
 
 from __future__ import annotations
@@ -50,19 +52,11 @@ class CompletionCache(Generic[V]):
         return 0 if self._cache is None else len(self._cache)
 
 
-def typed_since(old: str, offset: int, new: str, new_offset: int) -> str | None:
-    """The text typed at ``offset`` if ``new`` is ``old`` with it inserted there, else None.
-
-    Only the text around the edit is compared (a change far away does not matter).
-    """
-    return Snapshot.of(old, offset).typed(new, new_offset)
-
-
 @dataclass(frozen=True)
 class Snapshot:
-    """A document state reduced to what :func:`typed_since` compares: the text around the
-    cursor and the length. Holding this instead of the text keeps remembered suggestions small
-    in a 10 MB document."""
+    """A document state reduced to what type-through compares: the text around the cursor and
+    the length (a change far from the cursor does not matter). Holding this instead of the text
+    keeps remembered suggestions small in a 10 MB document."""
 
     before: str
     after: str
