@@ -17,15 +17,23 @@ import random
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from cachetools import LRUCache
 
-from .backends.base import Backend, FimRequest, StopCheck, Usage
+from .backends.base import Backend, Usage
 from .backends.deepseek import DeepSeekBackend
 from .cache import CompletionCache, Remainder, Snapshot, TypeThrough
+from .completion_types import (
+    CompletionItem,
+    CompletionRequest,
+    CompletionResult,
+    EngineListener,
+    Fetched,
+    NullListener,
+)
 from .config import Settings
-from .context import FimWindow, OpenDocument, build_window, estimate_tokens
+from .context import FimWindow, OpenDocument, build_window
 from .errors import (
     AuthError,
     BalanceError,
@@ -33,27 +41,25 @@ from .errors import (
     MissingKeyError,
     UnknownModelError,
 )
-from .postprocess import Mode, Suggestion, choose_mode, clean, early_stop
+from .fim_call import CallResult, fim_call, newline_in
+from .postprocess import Mode, Suggestion, choose_mode
 from .privacy import effective_patterns, is_excluded
 from .scheduler import Scheduler, SharedFetch, Superseded
 from .usage import UsageLedger
 
+__all__ = [
+    "CompletionItem",
+    "CompletionRequest",
+    "CompletionResult",
+    "Engine",
+    "EngineListener",
+    "NullListener",
+    "default_backend",
+]
+
 log = logging.getLogger(__name__)
 
 BackendFactory = Callable[[Settings], Backend]
-@dataclass(frozen=True)
-class Fetched:
-    """What one fetch yields: the suggestions to show, the same with lookahead for
-    type-through, whether they are one-line suggestions, the usage and its cost."""
-
-    items: tuple[Suggestion, ...]
-    through: tuple[Suggestion, ...]
-    single: bool
-    usage: Usage | None
-    cost: float
-    #: The first suggestion's lookahead line, still streaming when the line was answered
-    #: (resolves to the text to append, or None).
-    later: asyncio.Future[str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,61 +75,6 @@ class _Pending:
 def default_backend(settings: Settings) -> Backend:
     return DeepSeekBackend(settings.base_url, settings.api_key,
                            timeout_s=settings.request_timeout_ms / 1000)
-
-
-@dataclass(frozen=True)
-class CompletionRequest:
-    uri: str
-    text: str
-    offset: int
-    language_id: str = "plaintext"
-    #: True for an explicit request (a keypress); False while typing (debounced).
-    invoked: bool = False
-    others: Sequence[OpenDocument] = ()
-
-
-@dataclass(frozen=True)
-class CompletionItem:
-    id: str
-    text: str
-    #: Characters after the cursor (same line) that the item replaces.
-    replace: int = 0
-
-
-@dataclass(frozen=True)
-class CompletionResult:
-    items: tuple[CompletionItem, ...]
-    #: backend | cache | type_through | empty | superseded | excluded | disabled | paused |
-    #: backoff | binary | error
-    source: str
-    usage: Usage | None = None
-    cost_usd: float = 0.0
-    latency_ms: float = 0.0
-    error: DeepSeekError | None = None
-    model: str = ""
-
-
-class EngineListener(Protocol):
-    def status(self, state: str, message: str, uri: str | None) -> None: ...
-
-    def problem(self, error: DeepSeekError) -> None:
-        """A new kind of problem (called once per kind until it clears)."""
-        ...
-
-    def info(self, message: str) -> None:
-        """A one-off notice for the user (budget paused, model check result)."""
-        ...
-
-
-class NullListener:
-    def status(self, state: str, message: str, uri: str | None) -> None:
-        pass
-
-    def problem(self, error: DeepSeekError) -> None:
-        log.warning("%s", error.user_message)
-
-    def info(self, message: str) -> None:
-        log.info("%s", message)
 
 
 @dataclass
@@ -421,7 +372,7 @@ class Engine:
                 or self._settings.manual_only:
             return
         self._prefetched[(rem.serial, rem.held)] = True
-        newline = _newline_in(req.text, req.offset)
+        newline = newline_in(req.text, req.offset)
         insert = rem.rest + newline
         ahead = CompletionRequest(
             req.uri, req.text[:req.offset] + insert + req.text[req.offset:],
@@ -635,108 +586,15 @@ class Engine:
         return out
 
     async def _one(self, window: FimWindow, mode: Mode, temperature: float, early: bool
-                   ) -> tuple[Suggestion | None, Suggestion | None, Usage | None, float,
-                              asyncio.Future[str | None] | None]:
-        """One FIM request: the suggestion, the same with its lookahead line, usage, cost.
-
-        ``early``: answer as soon as the suggested line is complete, and let the lookahead
-        line stream on (returned last, as a future of the text to append; usage and cost are
-        then recorded when it ends). The user sees the line a line's streaming time sooner.
-        """
-        s = self._settings
-        request = FimRequest(s.model, window.prompt, window.suffix, s.max_tokens, temperature)
-        partial: list[str] = []
+                   ) -> CallResult:
         self.backend_requests += 1
-        lookahead = (mode == "single" and self.type_through.enabled
-                     and not window.suffix.split("\n", 1)[0].strip())
-        line_done = asyncio.Event()
+        return await fim_call(self._backend, self._settings, self.ledger, window, mode,
+                              temperature, lookahead=self.type_through.enabled, early=early,
+                              track=self._track)
 
-        def line_end(text: str) -> int | None:
-            return early_stop(text, mode=mode, prefix=window.prefix, suffix=window.suffix)
-
-        def stop_check(text: str) -> int | None:
-            first = line_end(text)
-            if first is None or not lookahead or text[first:first + 1] != "\n":
-                return first
-            line_done.set()
-            # Read on to the end of the next line with content (blank lines before it kept):
-            # not shown, but served by type-through once the user has typed this line and
-            # pressed Enter.
-            start = first + 1
-            while (nxt := text.find("\n", start)) >= 0 and not text[start:nxt].strip():
-                start = nxt + 1
-            if nxt < 0:
-                return first if len(text) - first > _LOOKAHEAD_CHARS else None
-            return nxt
-
-        def shown(raw: str) -> tuple[Suggestion | None, int | None, str]:
-            first = line_end(raw) if lookahead else None
-            shown_raw = raw[:first] if first is not None else raw
-            return (clean(shown_raw, prefix=window.prefix, suffix=window.suffix, mode=mode),
-                    first, shown_raw)
-
-        def lookahead_of(suggestion: Suggestion | None, first: int | None, shown_raw: str,
-                         raw: str) -> Suggestion | None:
-            if suggestion and first is not None and suggestion.replace == 0 \
-                    and suggestion.text == shown_raw.rstrip():
-                return _with_lookahead(suggestion, raw[first:], window)
-            return None
-
-        call = asyncio.ensure_future(self._stream(request, stop_check, partial, window, mode))
-        if early and lookahead:
-            waiting = asyncio.ensure_future(line_done.wait())
-            try:
-                await asyncio.wait({call, waiting}, return_when=asyncio.FIRST_COMPLETED)
-            except asyncio.CancelledError:
-                call.cancel()
-                raise
-            finally:
-                waiting.cancel()
-            if not call.done():
-                suggestion, first, shown_raw = shown("".join(partial))
-                # Only a suggestion that could carry a lookahead; others wait as before.
-                if suggestion is not None and first is not None and suggestion.replace == 0 \
-                        and suggestion.text == shown_raw.rstrip():
-                    answered = suggestion
-
-                    async def rest() -> str | None:
-                        try:
-                            raw, _usage, _cost = await call
-                        except DeepSeekError as err:
-                            log.info("the lookahead line was lost: %s", err.user_message)
-                            return None
-                        full = lookahead_of(answered, line_end(raw), shown_raw, raw)
-                        return None if full is None else full.text[len(answered.text):]
-
-                    more: asyncio.Task[str | None] = asyncio.ensure_future(rest())
-                    self._tasks.add(more)
-                    more.add_done_callback(self._task_done)
-                    return suggestion, None, None, 0.0, more
-        raw, usage, cost = await call
-        suggestion, first, shown_raw = shown(raw)
-        return suggestion, lookahead_of(suggestion, first, shown_raw, raw), usage, cost, None
-
-    async def _stream(self, request: FimRequest, stop_check: StopCheck, partial: list[str],
-                      window: FimWindow, mode: Mode) -> tuple[str, Usage, float]:
-        """The raw answer (what arrived, at a timeout), its usage (estimated if the API gave
-        none) and cost, recorded in the ledger."""
-        s = self._settings
-        usage: Usage | None
-        try:
-            async with asyncio.timeout(s.request_timeout_ms / 1000):
-                result = await self._backend.fim(request, stop_check=stop_check, partial=partial)
-            raw, usage = result.text, result.usage
-        except TimeoutError:
-            raw = "".join(partial)
-            if mode == "multi" and "\n" in raw:
-                raw = raw[: raw.rindex("\n")]
-            log.info("completion timed out after %d ms; using %d characters that arrived",
-                     s.request_timeout_ms, len(raw))
-            usage = None
-        if usage is None:
-            usage = Usage(0, estimate_tokens(window.prompt) + estimate_tokens(window.suffix),
-                          estimate_tokens(raw), estimated=True)
-        return raw, usage, self.ledger.record(usage, s.prices)
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
 
 
 #: A keystroke that leaves the suggestion by its last character is usually a typo fixed a
@@ -745,28 +603,3 @@ class Engine:
 _SLOW_DEBOUNCE_FACTOR = 3
 #: How many other open documents are considered for cross-file snippets.
 _MAX_OTHERS = 12
-#: Blank lines a lookahead may start with (a model's blank lines between blocks).
-_MAX_BLANK_LINES = 2
-#: How far past the shown line to read for the lookahead line at most.
-_LOOKAHEAD_CHARS = 300
-
-
-def _newline_in(text: str, offset: int) -> str:
-    """The line break the document uses around ``offset``."""
-    return "\r\n" if "\r\n" in text[max(0, offset - 4096):offset + 4096] else "\n"
-
-
-def _with_lookahead(suggestion: Suggestion, rest: str, window: FimWindow) -> Suggestion | None:
-    """``suggestion`` extended by the model's next line, unless that line is useless."""
-    if not rest.startswith("\n"):
-        return None
-    lines = rest[1:].split("\n")
-    k = next((i for i, ln in enumerate(lines) if ln.strip()), None)
-    if k is None or k > _MAX_BLANK_LINES:
-        return None
-    line = lines[k].rstrip()
-    following = next((ln for ln in window.suffix.splitlines()[1:] if ln.strip()), "")
-    if line.strip() == following.strip():
-        return None  # the model repeats the code below
-    newline = "\r\n" if "\r\n" in window.prefix or "\r\n" in window.suffix else "\n"
-    return Suggestion(suggestion.text + newline * (k + 1) + line, 0)
