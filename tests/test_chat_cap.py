@@ -33,6 +33,7 @@ from test_actions_e2e import (
     rng,
     wait_until,
 )
+from test_hardening import EndlessApi
 
 KEY = "sk-test-chat-cap-0000"
 WAIT = 20.0
@@ -189,52 +190,19 @@ async def test_emulated_runaway_reasoning_applies_nothing(tmp_path: Path,
             WAIT)
 
 
-class EndlessChatApi:
+class EndlessChatApi(EndlessApi):
     """A broken API on 127.0.0.1 that ignores ``max_tokens`` and streams chat chunks forever."""
 
-    def __init__(self, limit_bytes: int = 64 << 20) -> None:
-        self.limit = limit_bytes
-        self.sent = 0
-        self.finished = asyncio.Event()
-        self.client_left = False
-        self._server: asyncio.Server | None = None
+    def frame(self) -> bytes:
+        return event("    x = r * r  # " + "again " * 150)
 
-    async def __aenter__(self) -> str:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            await reader.readexactly(length)
-            if b"chat/completions" not in head.split(b"\r\n")[0]:
-                writer.write(b"HTTP/1.1 404 Not Found\r\nconnection: close\r\n"
-                             b"content-length: 0\r\n\r\n")
-                await writer.drain()
-                return
-            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                         b"connection: close\r\ntransfer-encoding: chunked\r\n\r\n")
-            frame = event("    x = r * r  # " + "again " * 150)
-            chunk = b"%x\r\n%s\r\n" % (len(frame), frame)
-            while self.sent < self.limit:
-                writer.write(chunk)
-                await writer.drain()
-                self.sent += len(frame)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            self.client_left = True
-        finally:
-            self.finished.set()
-            writer.close()
+    async def answer_other(self, request_line: bytes, writer: asyncio.StreamWriter) -> bool:
+        if b"chat/completions" in request_line:
+            return False
+        writer.write(b"HTTP/1.1 404 Not Found\r\nconnection: close\r\n"
+                     b"content-length: 0\r\n\r\n")
+        await writer.drain()
+        return True
 
 
 async def test_endless_chat_stream_is_cut_short_by_the_server(tmp_path: Path) -> None:

@@ -546,6 +546,24 @@ class EndlessApi:
         assert self._server is not None
         self._server.close()
 
+    def frame(self) -> bytes:
+        """One SSE event of the endless stream."""
+        event = json.dumps({"id": "x", "object": "text_completion", "choices": [
+            {"index": 0, "text": self.chunk, "finish_reason": None}]})
+        return f"data: {event}\n\n".encode()
+
+    async def answer_other(self, request_line: bytes, writer: asyncio.StreamWriter) -> bool:
+        """Answer a request that does not get the stream (``GET /models``); True if answered."""
+        if b"/models" not in request_line:
+            return False
+        body = json.dumps({"object": "list", "data": [
+            {"id": "deepseek-v4-flash", "object": "model", "owned_by": "deepseek"}]})
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                     b"connection: close\r\ncontent-length: %d\r\n\r\n%s"
+                     % (len(body), body.encode()))
+        await writer.drain()
+        return True
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -555,19 +573,11 @@ class EndlessApi:
                 if name.strip().lower() == b"content-length":
                     length = int(value)
             await reader.readexactly(length)
-            if b"/models" in head.split(b"\r\n")[0]:
-                body = json.dumps({"object": "list", "data": [
-                    {"id": "deepseek-v4-flash", "object": "model", "owned_by": "deepseek"}]})
-                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                             b"connection: close\r\ncontent-length: %d\r\n\r\n%s"
-                             % (len(body), body.encode()))
-                await writer.drain()
+            if await self.answer_other(head.split(b"\r\n")[0], writer):
                 return
             writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                          b"connection: close\r\ntransfer-encoding: chunked\r\n\r\n")
-            event = json.dumps({"id": "x", "object": "text_completion", "choices": [
-                {"index": 0, "text": self.chunk, "finish_reason": None}]})
-            frame = f"data: {event}\n\n".encode()
+            frame = self.frame()
             chunk = b"%x\r\n%s\r\n" % (len(frame), frame)
             while self.sent < self.limit:
                 writer.write(chunk)
