@@ -11,13 +11,14 @@ to the caller.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import random
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from cachetools import LRUCache
 
@@ -60,6 +61,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 BackendFactory = Callable[[Settings], Backend]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,14 @@ class _Pending:
     fetch: SharedFetch[Fetched]
     #: For a prefetch: the suggestion it continues (serial, length held when it was asked).
     continues: tuple[int, int] = (0, 0)
+
+
+def _outcome(future: asyncio.Future[T]) -> T | None:
+    """The result of a finished future, or None if it was cancelled or failed (whoever awaited
+    it deals with the failure)."""
+    if future.cancelled() or future.exception() is not None:
+        return None
+    return future.result()
 
 
 def default_backend(settings: Settings) -> Backend:
@@ -394,12 +404,10 @@ class Engine:
 
             def landed(task: asyncio.Task[Fetched]) -> None:
                 fetch.waiters -= 1
-                if task.cancelled():
-                    return
-                if task.exception() is not None:
+                if (result := _outcome(task)) is not None:
+                    self._extend(req.uri, rem, newline, result)
+                elif not task.cancelled():
                     log.info("prefetch failed: %s", task.exception())
-                    return
-                self._extend(req.uri, rem, newline, task.result())
 
             fetch.task.add_done_callback(landed)
 
@@ -422,8 +430,7 @@ class Engine:
 
         def arrived(f: asyncio.Future[str | None]) -> None:
             self._awaiting_lookahead.discard(serial)
-            more = None if f.cancelled() or f.exception() is not None else f.result()
-            if more:
+            if more := _outcome(f):
                 self.type_through.extend(req.uri, Remainder(serial, "", held), more)
 
         later.add_done_callback(arrived)
@@ -473,12 +480,10 @@ class Engine:
         self._pending[req.uri] = pending
 
         def landed(task: asyncio.Task[Fetched]) -> None:
-            if task.cancelled() or task.exception() is not None:
-                return
             # Remembered here, not by the request: a superseded request's answer still serves
             # the type-through of the requests that came after it.
-            result = task.result()
-            if self._pending.get(req.uri) is pending and result.items:
+            result = _outcome(task)
+            if result is not None and self._pending.get(req.uri) is pending and result.items:
                 self._remember(req, result)
 
         fetch.task.add_done_callback(landed)
@@ -577,11 +582,10 @@ class Engine:
             self.cache.put(key, out)
             if later is not None:
                 def arrived(f: asyncio.Future[str | None]) -> None:
-                    more = None if f.cancelled() or f.exception() is not None else f.result()
-                    if more:
+                    if more := _outcome(f):
                         first = Suggestion(through[0].text + more, through[0].replace)
-                        self.cache.put(key, Fetched(out.items, (first,) + out.through[1:],
-                                                    out.single, usage, cost))
+                        self.cache.put(key, dataclasses.replace(
+                            out, through=(first,) + out.through[1:], later=None))
                 later.add_done_callback(arrived)
         return out
 

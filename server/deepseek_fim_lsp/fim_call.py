@@ -68,10 +68,15 @@ async def fim_call(backend: Backend, s: Settings, ledger: UsageLedger, window: F
         return (clean(shown_raw, prefix=window.prefix, suffix=window.suffix, mode=mode),
                 first, shown_raw)
 
+    def carries_lookahead(suggestion: Suggestion, first: int | None, shown_raw: str) -> bool:
+        """The suggestion is the model's whole line, untouched: what follows can be held."""
+        return first is not None and suggestion.replace == 0 \
+            and suggestion.text == shown_raw.rstrip()
+
     def lookahead_of(suggestion: Suggestion | None, first: int | None, shown_raw: str,
                      raw: str) -> Suggestion | None:
-        if suggestion and first is not None and suggestion.replace == 0 \
-                and suggestion.text == shown_raw.rstrip():
+        if suggestion is not None and first is not None \
+                and carries_lookahead(suggestion, first, shown_raw):
             return _with_lookahead(suggestion, raw[first:], window)
         return None
 
@@ -89,8 +94,7 @@ async def fim_call(backend: Backend, s: Settings, ledger: UsageLedger, window: F
         if not call.done():
             suggestion, first, shown_raw = shown("".join(partial))
             # Only a suggestion that could carry a lookahead; others wait as before.
-            if suggestion is not None and first is not None and suggestion.replace == 0 \
-                    and suggestion.text == shown_raw.rstrip():
+            if suggestion is not None and carries_lookahead(suggestion, first, shown_raw):
                 answered = suggestion
 
                 async def rest() -> str | None:
@@ -108,6 +112,7 @@ async def fim_call(backend: Backend, s: Settings, ledger: UsageLedger, window: F
     raw, usage, cost = await call
     suggestion, first, shown_raw = shown(raw)
     return suggestion, lookahead_of(suggestion, first, shown_raw, raw), usage, cost, None
+
 
 async def _stream(backend: Backend, s: Settings, ledger: UsageLedger, request: FimRequest,
                   stop_check: StopCheck, partial: list[str], window: FimWindow, mode: Mode

@@ -55,7 +55,7 @@ class FimProtocol(LanguageServerProtocol):
         params: pygls' generic request type requires the field.
         """
         if isinstance(data, dict) and "jsonrpc" in data and "method" in data \
-                and "params" not in data:  # (pygls' own loop passes nested objects here too)
+                and "params" not in data:  # a request or notification, not a response
             data = {**data, "params": None}
         try:
             return super().structure_message(data)
