@@ -13,23 +13,27 @@ from __future__ import annotations
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..context import _comment_delims, _display_path, estimate_tokens
-from ..privacy import redact_secrets
+from ..privacy import redact_secrets, uri_to_path
 from .definitions import Definition, FileFacts, parse_facts
 from .grammars import language_of_path
 from .imports import Target, resolve_imports
-from .workspace import Workspace
+from .recent_edits import RecentEdits
+from .workspace import Workspace, project_root
 
-__all__ = ["RepoIndex", "Snippet", "cursor_identifiers", "render"]
+__all__ = ["RepoContext", "RepoIndex", "Snippet", "cursor_identifiers", "render"]
 
 #: Files whose facts are kept (LRU).
 MAX_INDEXED_FILES = 2048
 #: Lines around the cursor whose identifiers select definitions.
 LINES_ABOVE = 30
 LINES_BELOW = 5
+#: Recent edits get at most 1/EDIT_SHARE of the budget.
+EDIT_SHARE = 4
 #: Definitions of one name taken at most (a method name shared by several classes).
 PER_NAME = 2
 
@@ -279,3 +283,96 @@ def render(snippets: list[Snippet], uri: str, language_id: str) -> str:
             prev = s.path
         parts.append(s.text)
     return "".join(parts)
+
+
+@lru_cache(maxsize=4096)
+def file_path(uri: str) -> str | None:
+    """The local path of a ``file:`` URI or plain absolute path; None for other schemes."""
+    if uri.startswith("file:") or uri.startswith("/"):
+        return uri_to_path(uri)
+    return None
+
+
+class RepoContext:
+    """What the engine holds: the workspace roots, the file index and the recent edits.
+
+    Without roots from the client (``complete``, the Python API, an editor without a workspace)
+    a file's project root becomes the workspace when the file is first seen.
+    """
+
+    def __init__(self, exclude: Sequence[str] = ()) -> None:
+        self.workspace = Workspace((), exclude)
+        self.index = RepoIndex(self.workspace)
+        self.edits = RecentEdits()
+        self._explicit = False
+
+    def set_exclude(self, patterns: Sequence[str]) -> None:
+        if tuple(patterns) != self.workspace.exclude:
+            self.workspace.exclude = tuple(patterns)
+            self.index.clear()
+
+    def set_roots(self, roots: Iterable[str]) -> None:
+        self._explicit = True
+        self.workspace.set_roots(roots)
+        self.index.clear()
+
+    def change_roots(self, added: Iterable[str], removed: Iterable[str]) -> None:
+        self._explicit = True
+        self.workspace.remove_roots(removed)
+        self.workspace.add_roots(added)
+        self.index.clear()
+
+    def _path(self, uri: str) -> str | None:
+        path = file_path(uri)
+        if path is None:
+            return None
+        if not self._explicit and not self.workspace.contains(path):
+            self.workspace.add_roots([project_root(path)])
+        return path
+
+    def opened(self, uri: str, language_id: str, text: str) -> None:
+        """Fill the index for a document just opened: its imports and their definitions."""
+        path = self._path(uri)
+        if path is None or not self.workspace.contains(path):
+            return
+        for target, _names in self.index.targets(path, text, len(text), language_id):
+            self.index.facts(target)
+
+    def changed(self, uri: str, text: str, end_offset: int) -> None:
+        self.edits.record(uri, text, end_offset)
+
+    def saved(self, uri: str) -> None:
+        path = file_path(uri)
+        if path is not None:
+            self.index.forget(path)
+
+    def closed(self, uri: str) -> None:
+        self.edits.forget(uri)
+
+    def header(
+        self,
+        uri: str,
+        text: str,
+        offset: int,
+        language_id: str,
+        budget_tokens: int,
+        open_texts: Mapping[str, str],
+        allowed: Callable[[str], bool],
+    ) -> str:
+        """Definitions in use (path, line order), then recent edits elsewhere (newest first)."""
+        if budget_tokens <= 0:
+            return ""
+        edits = self.edits.for_prompt(uri, budget_tokens // EDIT_SHARE, allowed, estimate_tokens)
+        used = sum(estimate_tokens(e.text) + 12 for e in edits)
+        parts: list[str] = []
+        path = self._path(uri)
+        if path is not None:
+            snippets = self.index.select(path, text, offset, language_id, budget_tokens - used,
+                                         open_texts)
+            parts.append(render(snippets, uri, language_id))
+        opener, closer = _comment_delims(language_id)
+        for e in edits:
+            shown = _display_path(file_path(e.uri) or e.uri, uri)
+            parts.append(f"{opener}Path: {shown} (edited, line {e.first_line + 1}){closer}\n")
+            parts.append(redact_secrets(e.text))
+        return "".join(parts)
