@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,6 +28,7 @@ from .privacy import (
     redact_secrets,
     uri_to_path,
 )
+from .repo.chunks import Chunk, ChunkIndex
 
 __all__ = [
     "DEFAULT_EXCLUDE",
@@ -49,6 +51,8 @@ QUERY_LINES = 40
 MAX_OTHER_DOCUMENTS = 8
 #: Other documents larger than this are skipped (generated or minified; too costly to scan).
 MAX_OTHER_CHARS = 500_000
+#: Time a request may spend indexing chunks of documents it has not seen.
+INDEX_BUDGET_S = 0.004
 #: Step (in characters) for aligning a forced cut inside one very long line.
 CHAR_ALIGN = 256
 
@@ -353,8 +357,13 @@ def _cross_file_header(
     language_id: str,
     others: Sequence[OpenDocument],
     budget_tokens: int,
+    index: ChunkIndex | None = None,
 ) -> tuple[str, tuple[str, ...]]:
-    """Best-matching chunks of other documents, each under a path comment, in a stable order."""
+    """Best-matching chunks of other documents, each under a path comment, in a stable order.
+
+    With an ``index`` (the engine's), chunks are looked up instead of rebuilt and only the
+    chosen ones are redacted; a request spends at most ``INDEX_BUDGET_S`` indexing documents
+    it has not seen (the rest are indexed by the next requests)."""
     # The word being typed is left out: a half-typed name would change the selection (and so the
     # prompt start) on every keystroke.
     recent = _TRAILING_WORD.sub("", text[_query_start(text, offset) : offset])
@@ -378,11 +387,14 @@ def _cross_file_header(
     current_line = path_line(uri)
     limit = budget_tokens * 10 - _cost10(current_line)
 
-    scored: list[tuple[float, int, int, OpenDocument, _Chunk, str]] = []
+    scored: list[tuple[float, int, int, OpenDocument, _Chunk | Chunk, str]] = []
+    deadline = time.perf_counter() + INDEX_BUDGET_S
     for rank, doc in enumerate(candidates):
         weight = 1.0 if doc.language_id == language_id else 0.5
         head = path_line(doc.uri)
-        for chunk in _chunks_of(doc.text):
+        chunks: Sequence[_Chunk | Chunk] = (
+            _chunks_of(doc.text) if index is None else index.chunks(doc.uri, doc.text, deadline))
+        for chunk in chunks:
             if query.isdisjoint(chunk.idents):
                 continue
             score = weight * len(query & chunk.idents) / len(query | chunk.idents)
@@ -390,9 +402,12 @@ def _cross_file_header(
     scored.sort(key=lambda t: (t[0], t[1], t[2]))
 
     chosen: list[tuple[str, int, _Chunk, str]] = []
-    for _neg, _rank, _idx, doc, chunk, head in scored:
-        cost = _cost10(head) + chunk.cost  # upper bound: adjacent chunks share one head below
+    for _neg, _rank, _idx, doc, found, head in scored:
+        cost = _cost10(head) + found.cost  # upper bound: adjacent chunks share one head below
         if cost <= limit:
+            chunk = found if isinstance(found, _Chunk) else _Chunk(
+                found.index, index.redacted(doc.uri, found) if index else "", found.idents,
+                found.cost)
             chosen.append((doc.uri, chunk.index, chunk, head))
             limit -= cost
         if limit < _ASCII_COST * 40:
@@ -404,13 +419,13 @@ def _cross_file_header(
     parts: list[str] = []
     uris: list[str] = []
     prev: tuple[str, int] | None = None
-    for doc_uri, index, chunk, head in chosen:
-        if prev != (doc_uri, index - 1):
+    for doc_uri, number, chunk, head in chosen:
+        if prev != (doc_uri, number - 1):
             parts.append(head)
         parts.append(chunk.text)
         if doc_uri not in uris:
             uris.append(doc_uri)
-        prev = (doc_uri, index)
+        prev = (doc_uri, number)
     parts.append(current_line)
     return "".join(parts), tuple(uris)
 
@@ -430,13 +445,16 @@ def build_window(
     cross_file_tokens: int = 0,
     chunk_lines: int = 32,
     sliding: bool = False,
+    context_header: str = "",
+    chunk_index: ChunkIndex | None = None,
 ) -> FimWindow:
     """Cut the prompt and suffix around ``offset`` (a code-point index into ``text``).
 
     The prefix starts at a line start (the file start while it fits, else a line number that is
     a multiple of ``chunk_lines``; ``sliding=True`` starts as early as the budget allows instead).
     The suffix ends after a whole line. Only a line too long for the budget is cut inside, never
-    between "\\r" and "\\n". Cross-file snippets, if any, come first under their own budget.
+    between "\\r" and "\\n". Cross-file snippets, if any, come first under their own budget,
+    after ``context_header`` (the repository context, already cut to its own budget).
     """
     offset = max(0, min(offset, len(text)))
     start = _prefix_start(text, offset, prefix_tokens, chunk_lines, sliding)
@@ -444,7 +462,13 @@ def build_window(
     prefix = text[start:offset]
     header, uris = "", tuple[str, ...]()
     if cross_file_tokens > 0 and others:
-        header, uris = _cross_file_header(text, offset, uri, language_id, others, cross_file_tokens)
+        header, uris = _cross_file_header(text, offset, uri, language_id, others, cross_file_tokens,
+                                          chunk_index)
+    if context_header:
+        if not header:
+            opener, closer = _comment_delims(language_id)
+            header = f"{opener}Path: {_display_path(uri, uri)}{closer}\n"
+        header = context_header + header
     return FimWindow(
         prompt=header + prefix,
         suffix=text[offset:end],

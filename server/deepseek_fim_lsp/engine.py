@@ -45,6 +45,7 @@ from .errors import (
 from .fim_call import CallResult, fim_call, newline_in
 from .postprocess import Mode, Suggestion, choose_mode
 from .privacy import effective_patterns, is_excluded
+from .repo.repo import RepoContext
 from .scheduler import Scheduler, SharedFetch, Superseded
 from .usage import UsageLedger
 
@@ -130,6 +131,9 @@ class Engine:
         self._settings = settings
         self._backend: Backend = backend_factory(settings)
         self._patterns = effective_patterns(settings.exclude)
+        #: Repository context: workspace roots, file index, recent edits, open-document chunks.
+        #: The LSP layer feeds it workspace folders and document events.
+        self.repo = RepoContext(self._patterns)
         self.cache: CompletionCache[Fetched] = CompletionCache(settings.cache_size)
         self.type_through = TypeThrough()
         self.type_through.enabled = settings.type_through
@@ -168,6 +172,7 @@ class Engine:
         old = self._settings
         self._settings = settings
         self._patterns = effective_patterns(settings.exclude)
+        self.repo.set_exclude(self._patterns)
         self.cache.resize(settings.cache_size)
         self.type_through.enabled = settings.type_through
         if (old.base_url, old.api_key, old.request_timeout_ms) != (
@@ -503,16 +508,23 @@ class Engine:
                             key=lambda d: (d.language_id != req.language_id, -d.last_touched))
             others = [d for d in ranked[:_MAX_OTHERS]
                       if not is_excluded(d.uri, self._patterns) and "\x00" not in d.text]
+        header = ""
+        if s.repo_context and s.repo_context_tokens:
+            header = self.repo.header(req.uri, req.text, req.offset, req.language_id,
+                                      s.repo_context_tokens, req.others, self._allowed)
         window = build_window(
             req.text, req.offset, uri=req.uri, language_id=req.language_id,
             prefix_tokens=s.prefix_tokens, suffix_tokens=s.suffix_tokens,
             others=others, cross_file_tokens=s.cross_file_tokens if s.cross_file else 0,
-            sliding=s.sliding_window,
+            sliding=s.sliding_window, context_header=header, chunk_index=self.repo.chunks,
         )
         mode = choose_mode(window.prefix, window.suffix, s.multiline)  # type: ignore[arg-type]
         n = s.invoked_suggestions if req.invoked else 1
         key = (s.model, window.prompt, window.suffix, s.max_tokens, s.temperature, mode, n)
         return window, mode, key
+
+    def _allowed(self, uri: str) -> bool:
+        return not is_excluded(uri, self._patterns)
 
     def _automatic_blocked(self) -> str | None:
         """Why an automatic request must not be sent now (None when it may)."""

@@ -88,6 +88,7 @@ class FimProtocol(LanguageServerProtocol):
     def lsp_text_document__did_open(self, params: lsp.DidOpenTextDocumentParams) -> None:
         td = params.text_document
         self._server.docs.open(td.uri, td.text, td.language_id, td.version)
+        self._server.engine.repo.opened(td.uri, td.language_id, td.text)
 
     @lsp_method(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: lsp.DidChangeTextDocumentParams) -> None:
@@ -97,6 +98,7 @@ class FimProtocol(LanguageServerProtocol):
             log.warning("didChange for a document that was never opened: %s",
                         params.text_document.uri)
             return
+        edited = -1  # where the last edit's new text ends (for the recent edits)
         for change in params.content_changes:
             if isinstance(change, lsp.TextDocumentContentChangePartial):
                 try:
@@ -108,14 +110,18 @@ class FimProtocol(LanguageServerProtocol):
                     log.warning("ignoring an edit outside the document: %s", exc)
                     continue
                 doc.apply_change(start, max(start, end), change.text)
+                edited = start + len(change.text)
             else:
                 doc.replace_all(change.text)
         doc.version = params.text_document.version
+        if edited >= 0:
+            server.engine.repo.changed(doc.uri, doc.text, edited)
 
     @lsp_method(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def lsp_text_document__did_close(self, params: lsp.DidCloseTextDocumentParams) -> None:
         self._server.docs.close(params.text_document.uri)
         self._server.engine.type_through.forget(params.text_document.uri)
+        self._server.engine.repo.closed(params.text_document.uri)
 
 
 class FimLanguageServer(LanguageServer):
@@ -211,8 +217,26 @@ def initialize(ls: FimLanguageServer, params: lsp.InitializeParams) -> None:
     settings, problems = config.parse(params.initialization_options, ls.base_settings)
     ls.base_settings = settings
     ls.apply_settings(None, base=settings)
+    roots = [f.uri for f in params.workspace_folders or ()]
+    if not roots and (params.root_uri or params.root_path):
+        roots = [params.root_uri or params.root_path or ""]
+    if roots:
+        ls.engine.repo.set_roots(roots)
     for problem in ls._env_problems + problems:
         log.warning("%s", problem)
+
+
+@server.feature(lsp.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+def did_change_workspace_folders(ls: FimLanguageServer,
+                                 params: lsp.DidChangeWorkspaceFoldersParams) -> None:
+    ls.engine.repo.change_roots([f.uri for f in params.event.added],
+                                [f.uri for f in params.event.removed])
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+def did_save(ls: FimLanguageServer, params: lsp.DidSaveTextDocumentParams) -> None:
+    """A saved file is re-read for the repository context of the files importing it."""
+    ls.engine.repo.saved(params.text_document.uri)
 
 
 @server.feature(lsp.INITIALIZED)

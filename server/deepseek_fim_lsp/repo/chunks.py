@@ -14,6 +14,7 @@ from __future__ import annotations
 import string
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..privacy import redact_secrets
@@ -55,7 +56,7 @@ class ChunkIndex:
     """Per document: its chunks, built incrementally; per chunk text: identifiers and cost."""
 
     def __init__(self, chunk_lines: int, stopwords: frozenset[str],
-                 cost10: object) -> None:
+                 cost10: Callable[[str], int]) -> None:
         self.chunk_lines = chunk_lines
         self.stopwords = stopwords
         self._cost10 = cost10
@@ -79,7 +80,6 @@ class ChunkIndex:
         n = self.chunk_lines
         total = -(-len(doc.lines) // n)
         cost10 = self._cost10
-        assert callable(cost10)
         while doc.done < total:
             i = doc.done
             body = "\n".join(doc.lines[i * n : (i + 1) * n])

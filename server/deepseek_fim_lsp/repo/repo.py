@@ -17,8 +17,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..context import _comment_delims, _display_path, estimate_tokens
+from ..context import (
+    _STOPWORDS,
+    CROSS_FILE_CHUNK_LINES,
+    OpenDocument,
+    _comment_delims,
+    _cost10,
+    _display_path,
+    estimate_tokens,
+)
 from ..privacy import redact_secrets, uri_to_path
+from .chunks import ChunkIndex
 from .definitions import Definition, FileFacts, parse_facts
 from .grammars import language_of_path
 from .imports import Target, resolve_imports
@@ -304,6 +313,7 @@ class RepoContext:
         self.workspace = Workspace((), exclude)
         self.index = RepoIndex(self.workspace)
         self.edits = RecentEdits()
+        self.chunks = ChunkIndex(CROSS_FILE_CHUNK_LINES, _STOPWORDS, _cost10)
         self._explicit = False
 
     def set_exclude(self, patterns: Sequence[str]) -> None:
@@ -348,6 +358,7 @@ class RepoContext:
 
     def closed(self, uri: str) -> None:
         self.edits.forget(uri)
+        self.chunks.forget(uri)
 
     def header(
         self,
@@ -356,12 +367,18 @@ class RepoContext:
         offset: int,
         language_id: str,
         budget_tokens: int,
-        open_texts: Mapping[str, str],
+        others: Sequence[OpenDocument] | Mapping[str, str],
         allowed: Callable[[str], bool],
     ) -> str:
-        """Definitions in use (path, line order), then recent edits elsewhere (newest first)."""
+        """Definitions in use (path, line order), then recent edits elsewhere (newest first).
+
+        ``others``: the open documents (their text is used instead of the file on disk)."""
         if budget_tokens <= 0:
             return ""
+        if isinstance(others, Mapping):
+            open_texts: Mapping[str, str] = others
+        else:
+            open_texts = {p: d.text for d in others if (p := file_path(d.uri)) is not None}
         edits = self.edits.for_prompt(uri, budget_tokens // EDIT_SHARE, allowed, estimate_tokens)
         used = sum(estimate_tokens(e.text) + 12 for e in edits)
         parts: list[str] = []
