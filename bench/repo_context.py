@@ -33,8 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine, median, pct, table  # noqa: E402
 from deepseek_fim_lsp.config import Settings  # noqa: E402
-from deepseek_fim_lsp.context import build_window, estimate_tokens  # noqa: E402
-from deepseek_fim_lsp.repo.repo import RepoContext  # noqa: E402
+from deepseek_fim_lsp.context.repo import RepoContext  # noqa: E402
+from deepseek_fim_lsp.context.tokens import estimate_tokens  # noqa: E402
+from deepseek_fim_lsp.context.window import build_window  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TS_DEFAULT = ("ajv/lib", "@azure/msal-common/src")

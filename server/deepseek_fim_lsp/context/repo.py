@@ -1,0 +1,394 @@
+"""Repository context: the definitions the cursor is using, from the files the current one imports.
+
+Per request: the current file's imports (from its import block only, reused while that block is
+unchanged), resolved on disk (``imports``); each target's definitions from a bounded LRU index
+keyed by path + mtime + size (open documents: by their text); the identifiers near the cursor —
+first the call or member being typed, then the lines around — mapped to those definitions up to
+the token budget. The chosen snippets are emitted in a stable order (path, then line) so that
+consecutive requests share their prompt start.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .chunks import ChunkIndex
+from .crossfile import (
+    _STOPWORDS,
+    CROSS_FILE_CHUNK_LINES,
+    OpenDocument,
+    _comment_delims,
+    _display_path,
+)
+from .definitions import Definition, FileFacts, parse_facts
+from .grammars import language_of_path
+from .imports import Target, resolve_imports
+from .privacy import redact_secrets, uri_to_path
+from .recent_edits import RecentEdits
+from .tokens import cost10, estimate_tokens
+from .workspace import Workspace, project_root
+
+__all__ = ["RepoContext", "RepoIndex", "Snippet", "cursor_identifiers", "render"]
+
+#: Files whose facts are kept (LRU).
+MAX_INDEXED_FILES = 2048
+#: Lines around the cursor whose identifiers select definitions.
+LINES_ABOVE = 30
+LINES_BELOW = 5
+#: Recent edits get at most 1/EDIT_SHARE of the budget.
+EDIT_SHARE = 4
+#: Definitions of one name taken at most (a method name shared by several classes).
+PER_NAME = 2
+
+_IMPORT_LINE = {
+    "python": r"(?:from|import)\s",
+    "javascript": r"(?:import\b|export\s.*\bfrom\b|(?:const|let|var)\s.*\brequire\s*\()",
+    "typescript": r"(?:import\b|export\s.*\bfrom\b|(?:const|let|var)\s.*\brequire\s*\()",
+    "go": r"(?:import\b|package\s)",
+    "rust": r"(?:(?:pub(?:\([^)]*\))?\s+)?(?:use|mod)\s)",
+    "java": r"(?:import|package)\s",
+    "c": r"#\s*include\b",
+}
+_IMPORT_LINE["javascriptreact"] = _IMPORT_LINE["javascript"]
+_IMPORT_LINE["typescriptreact"] = _IMPORT_LINE["typescript"]
+_IMPORT_LINE["cpp"] = _IMPORT_LINE["c"]
+_IMPORT_RX = {k: re.compile(r"^" + v, re.MULTILINE) for k, v in _IMPORT_LINE.items()}
+#: The import block is looked for in the first this many characters.
+_HEAD_SCAN = 64_000
+#: Lines after the last import line kept (closing a parenthesised or multi-line import).
+_HEAD_TAIL_LINES = 30
+
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+_KEYWORDS = frozenset(
+    """
+    and as assert async await break case catch class const continue def default del delete do elif
+    else enum except export extends false final finally for from func function global if impl
+    import in interface is lambda let match mut new nil none not null or package pass private
+    protected pub public raise return self static struct super switch this throw true try type
+    typeof use var void while with yield None True False fn mod crate let mut
+    """.split()
+)
+
+
+@dataclass(frozen=True)
+class Snippet:
+    path: str
+    line: int
+    text: str
+
+
+def cursor_identifiers(text: str, offset: int) -> list[str]:
+    """Identifiers near the cursor, most relevant first: the call or member being typed on the
+    cursor line, then the rest of that line, then the lines above and below, nearest first. The
+    word under the cursor is left out (half typed, it would change on every keystroke)."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    head = text[line_start:offset]
+    head = re.sub(r"\w+\Z", "", head)
+    out: list[str] = []
+
+    def add(words: list[str]) -> None:
+        for w in words:
+            if w not in _KEYWORDS and len(w) > 1 and w not in out:
+                out.append(w)
+
+    # the innermost open call: `f(a, g(` → g, then f
+    depth, calls = 0, list[str]()
+    for m in re.finditer(r"[()]", head):
+        if m.group(0) == ")":
+            depth = max(0, depth - 1)
+            if calls and len(calls) > depth:
+                calls.pop()
+        else:
+            before = _IDENT.findall(head[: m.start()].rstrip()[-80:])
+            calls = calls[:depth]
+            calls.append(before[-1] if before else "")
+            depth += 1
+    add([c for c in reversed(calls) if c])
+    # a member being typed: `client.` → client (the chain before the dot)
+    member = re.search(r"([\w.]+)\.\s*\Z", head)
+    if member:
+        add(list(reversed(member.group(1).split("."))))
+    add(list(reversed(_IDENT.findall(head))))
+    above_start, below_end = line_start, text.find("\n", offset)
+    below_end = len(text) if below_end < 0 else below_end
+    for _ in range(LINES_ABOVE):
+        if above_start <= 0:
+            break
+        prev = text.rfind("\n", 0, above_start - 1) + 1
+        add(list(reversed(_IDENT.findall(text[prev:above_start]))))
+        above_start = prev
+    tail = text[offset:below_end]
+    add(_IDENT.findall(re.sub(r"\A\w+", "", tail)))
+    end = below_end
+    for _ in range(LINES_BELOW):
+        if end >= len(text):
+            break
+        nxt = text.find("\n", end + 1)
+        nxt = len(text) if nxt < 0 else nxt
+        add(_IDENT.findall(text[end:nxt]))
+        end = nxt
+    return out
+
+
+@dataclass
+class _Head:
+    head: str
+    facts: FileFacts | None
+    targets: list[Target]
+    roots: tuple[str, ...]
+
+
+class RepoIndex:
+    """The per-file index (LRU) and the per-document import heads; no I/O at construction."""
+
+    def __init__(self, workspace: Workspace, max_files: int = MAX_INDEXED_FILES) -> None:
+        self.workspace = workspace
+        self._max = max_files
+        self._files: OrderedDict[str, tuple[object, FileFacts | None]] = OrderedDict()
+        self._heads: dict[str, _Head] = {}
+        self.files_read = 0  # for tests and benchmarks: files opened from disk
+
+    # -- the index ------------------------------------------------------------------------
+
+    def facts(self, path: str, open_text: str | None = None) -> FileFacts | None:
+        """Definitions of ``path``: from the editor's text when open, else from disk (cached by
+        mtime + size; the workspace rules are checked before the file is opened)."""
+        if open_text is not None:
+            key: object = ("open", hash(open_text), len(open_text))
+        else:
+            try:
+                st = os.stat(path)
+            except OSError:
+                return None
+            key = ("disk", st.st_mtime_ns, st.st_size)
+        hit = self._files.get(path)
+        if hit is not None and hit[0] == key:
+            self._files.move_to_end(path)
+            return hit[1]
+        text = open_text
+        if text is None:
+            text = self.workspace.read(path)
+            self.files_read += text is not None
+        facts = None
+        if text is not None and "PRIVATE KEY" not in text:
+            facts = parse_facts(text, language_of_path(path))
+        self._files[path] = (key, facts)
+        self._files.move_to_end(path)
+        while len(self._files) > self._max:
+            self._files.popitem(last=False)
+        return facts
+
+    def forget(self, path: str) -> None:
+        """A save or an outside change: re-read next time (mtime usually tells, this makes sure)."""
+        self._files.pop(path, None)
+        self._heads.pop(path, None)
+
+    def clear(self) -> None:
+        self._files.clear()
+        self._heads.clear()
+
+    # -- the current document ---------------------------------------------------------------
+
+    def _import_head(self, text: str, offset: int, language_id: str) -> str:
+        rx = _IMPORT_RX.get(language_id)
+        if rx is None:
+            return ""
+        ends = [m.end() for m in rx.finditer(text, 0, _HEAD_SCAN)]
+        if not ends:
+            return ""
+        end = ends[-1]
+        for _ in range(_HEAD_TAIL_LINES):
+            nl = text.find("\n", end)
+            if nl < 0:
+                end = len(text)
+                break
+            end = nl + 1
+            if end < len(text) and text[end] not in " \t\n)}]" and \
+                    not rx.match(text, end):
+                break
+        return text[:end]
+
+    def targets(self, path: str, text: str, offset: int, language_id: str) -> list[Target]:
+        """The current document's resolved imports; recomputed when its import block changed."""
+        prev = self._heads.get(path)
+        roots = self.workspace.roots
+        if prev is not None and prev.roots == roots and text.startswith(prev.head):
+            line_start = text.rfind("\n", 0, offset) + 1
+            rx = _IMPORT_RX.get(language_id)
+            if offset > len(prev.head) and not (rx and rx.match(text, line_start)):
+                return prev.targets
+        head = self._import_head(text, offset, language_id)
+        if prev is not None and prev.head == head and prev.roots == roots:
+            return prev.targets
+        facts = parse_facts(head, language_id) if head else None
+        targets = resolve_imports(path, facts, self.workspace) if facts else []
+        self._heads[path] = _Head(head, facts, targets, roots)
+        if len(self._heads) > 256:
+            self._heads.pop(next(iter(self._heads)))
+        return targets
+
+    # -- selection --------------------------------------------------------------------------
+
+    def select(
+        self,
+        path: str,
+        text: str,
+        offset: int,
+        language_id: str,
+        budget_tokens: int,
+        open_texts: Mapping[str, str] | None = None,
+    ) -> list[Snippet]:
+        """Definitions used near the cursor, within ``budget_tokens``, in (path, line) order."""
+        if budget_tokens <= 0 or not self.workspace.contains(path):
+            return []
+        targets = self.targets(path, text, offset, language_id)
+        if not targets:
+            return []
+        by_name: dict[str, list[tuple[str, Definition]]] = {}
+        for target, names in targets:
+            facts = self.facts(target, (open_texts or {}).get(target))
+            if facts is None:
+                continue
+            allowed = frozenset(names)
+            for d in facts.definitions:
+                if allowed and d.name not in allowed and d.container not in allowed:
+                    continue
+                by_name.setdefault(d.name, []).append((target, d))
+        if not by_name:
+            return []
+        chosen: list[Snippet] = []
+        seen: set[tuple[str, int]] = set()
+        left = budget_tokens
+        for ident in cursor_identifiers(text, offset):
+            for target, d in by_name.get(ident, ())[:PER_NAME]:
+                if (target, d.line) in seen:
+                    continue
+                body = redact_secrets(d.text)
+                need = estimate_tokens(body) + 12  # + its share of a path line
+                if need <= left:
+                    chosen.append(Snippet(target, d.line, body))
+                    seen.add((target, d.line))
+                    left -= need
+            if left < 20:
+                break
+        chosen.sort(key=lambda s: (s.path, s.line))
+        return chosen
+
+
+def render(snippets: list[Snippet], uri: str, language_id: str) -> str:
+    """The snippets under one path comment per file (the cross-file header's format)."""
+    opener, closer = _comment_delims(language_id)
+    parts: list[str] = []
+    prev = None
+    for s in snippets:
+        if s.path != prev:
+            parts.append(f"{opener}Path: {_display_path(s.path, uri)}{closer}\n")
+            prev = s.path
+        parts.append(s.text)
+    return "".join(parts)
+
+
+@lru_cache(maxsize=4096)
+def file_path(uri: str) -> str | None:
+    """The local path of a ``file:`` URI or plain absolute path; None for other schemes."""
+    if uri.startswith("file:") or uri.startswith("/"):
+        return uri_to_path(uri)
+    return None
+
+
+class RepoContext:
+    """What the engine holds: the workspace roots, the file index and the recent edits.
+
+    Without roots from the client (``complete``, the Python API, an editor without a workspace)
+    a file's project root becomes the workspace when the file is first seen.
+    """
+
+    def __init__(self, exclude: Sequence[str] = ()) -> None:
+        self.workspace = Workspace((), exclude)
+        self.index = RepoIndex(self.workspace)
+        self.edits = RecentEdits()
+        self.chunks = ChunkIndex(CROSS_FILE_CHUNK_LINES, _STOPWORDS, cost10)
+        self._explicit = False
+
+    def set_exclude(self, patterns: Sequence[str]) -> None:
+        if tuple(patterns) != self.workspace.exclude:
+            self.workspace.exclude = tuple(patterns)
+            self.index.clear()
+
+    def set_roots(self, roots: Iterable[str]) -> None:
+        self._explicit = True
+        self.workspace.set_roots(roots)
+        self.index.clear()
+
+    def change_roots(self, added: Iterable[str], removed: Iterable[str]) -> None:
+        self._explicit = True
+        self.workspace.remove_roots(removed)
+        self.workspace.add_roots(added)
+        self.index.clear()
+
+    def _path(self, uri: str) -> str | None:
+        path = file_path(uri)
+        if path is None:
+            return None
+        if not self._explicit and not self.workspace.contains(path):
+            self.workspace.add_roots([project_root(path)])
+        return path
+
+    def opened(self, uri: str, language_id: str, text: str) -> None:
+        """Fill the index for a document just opened: its imports and their definitions."""
+        path = self._path(uri)
+        if path is None or not self.workspace.contains(path):
+            return
+        for target, _names in self.index.targets(path, text, len(text), language_id):
+            self.index.facts(target)
+
+    def changed(self, uri: str, text: str, end_offset: int) -> None:
+        self.edits.record(uri, text, end_offset)
+
+    def saved(self, uri: str) -> None:
+        path = file_path(uri)
+        if path is not None:
+            self.index.forget(path)
+
+    def closed(self, uri: str) -> None:
+        self.edits.forget(uri)
+        self.chunks.forget(uri)
+
+    def header(
+        self,
+        uri: str,
+        text: str,
+        offset: int,
+        language_id: str,
+        budget_tokens: int,
+        others: Sequence[OpenDocument] | Mapping[str, str],
+        allowed: Callable[[str], bool],
+    ) -> str:
+        """Definitions in use (path, line order), then recent edits elsewhere (newest first).
+
+        ``others``: the open documents (their text is used instead of the file on disk)."""
+        if budget_tokens <= 0:
+            return ""
+        if isinstance(others, Mapping):
+            open_texts: Mapping[str, str] = others
+        else:
+            open_texts = {p: d.text for d in others if (p := file_path(d.uri)) is not None}
+        edits = self.edits.for_prompt(uri, budget_tokens // EDIT_SHARE, allowed, estimate_tokens)
+        used = sum(estimate_tokens(e.text) + 12 for e in edits)
+        parts: list[str] = []
+        path = self._path(uri)
+        if path is not None:
+            snippets = self.index.select(path, text, offset, language_id, budget_tokens - used,
+                                         open_texts)
+            parts.append(render(snippets, uri, language_id))
+        opener, closer = _comment_delims(language_id)
+        for e in edits:
+            shown = _display_path(file_path(e.uri) or e.uri, uri)
+            parts.append(f"{opener}Path: {shown} (edited, line {e.first_line + 1}){closer}\n")
+            parts.append(redact_secrets(e.text))
+        return "".join(parts)
