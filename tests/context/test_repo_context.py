@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
+from deepseek_fim_lsp.context import repo
 from deepseek_fim_lsp.context.definitions import parse_facts
 from deepseek_fim_lsp.context.imports import resolve_imports
 from deepseek_fim_lsp.context.repo import RepoIndex, cursor_identifiers, render
@@ -218,7 +221,9 @@ def test_selection_fits_the_budget_in_path_then_line_order(tmp_path: Path) -> No
     assert ix.select(path, text, len(text), "python", 0) == []
 
 
-def test_index_is_keyed_by_mtime_and_size_and_open_text_wins(tmp_path: Path) -> None:
+def test_index_is_keyed_by_mtime_and_size_and_open_text_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(tmp_path, {"pyproject.toml": "", "m.py": "def one(): ...\n",
                      "main.py": "from m import one, two\none("})
     ix = RepoIndex(Workspace([str(tmp_path)]))
@@ -229,7 +234,12 @@ def test_index_is_keyed_by_mtime_and_size_and_open_text_wins(tmp_path: Path) -> 
     ix.select(path, text, len(text), "python", 800)
     assert ix.files_read == reads  # warm: nothing re-read
     (tmp_path / "m.py").write_text("def one(): ...\ndef two(a): ...\n")
+    ix.forget(str(tmp_path / "m.py"))  # a save: re-read at once
     assert len(ix.select(path, text, len(text), "python", 800)) == 2
+    (tmp_path / "m.py").write_text("def one(): ...\ndef two(a, b): ...\n")
+    monkeypatch.setattr(repo, "STAT_INTERVAL_S", 0.0)  # a change on disk: seen at the next stat
+    assert "def two(a, b)" in "".join(
+        s.text for s in ix.select(path, text, len(text), "python", 800))
     opened = {str(tmp_path / "m.py"): "def two(edited): ...\n"}
     got = ix.select(path, text, len(text), "python", 800, opened)
     assert [s.text for s in got] == ["def two(edited): ...\n"]

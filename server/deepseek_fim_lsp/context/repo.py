@@ -10,8 +10,10 @@ consecutive requests share their prompt start.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +39,8 @@ __all__ = ["RepoContext", "RepoIndex", "Snippet", "cursor_identifiers", "render"
 
 #: Files whose facts are kept (LRU).
 MAX_INDEXED_FILES = 2048
+#: A file on disk is stat'ed at most this often for changes (a save re-reads it at once).
+STAT_INTERVAL_S = 1.0
 #: Lines around the cursor whose identifiers select definitions.
 LINES_ABOVE = 30
 LINES_BELOW = 5
@@ -141,6 +145,14 @@ class _Head:
     facts: FileFacts | None
     targets: list[Target]
     roots: tuple[str, ...]
+    names: tuple[tuple[int, ...], dict[str, list[tuple[str, Definition]]]] | None = None
+
+
+@dataclass
+class _Entry:
+    key: tuple[object, ...]
+    facts: FileFacts | None
+    checked: float  # time.monotonic() of the last stat
 
 
 class RepoIndex:
@@ -149,7 +161,7 @@ class RepoIndex:
     def __init__(self, workspace: Workspace, max_files: int = MAX_INDEXED_FILES) -> None:
         self.workspace = workspace
         self._max = max_files
-        self._files: OrderedDict[str, tuple[object, FileFacts | None]] = OrderedDict()
+        self._files: OrderedDict[str, _Entry] = OrderedDict()
         self._heads: dict[str, _Head] = {}
         self.files_read = 0  # for tests and benchmarks: files opened from disk
 
@@ -157,19 +169,25 @@ class RepoIndex:
 
     def facts(self, path: str, open_text: str | None = None) -> FileFacts | None:
         """Definitions of ``path``: from the editor's text when open, else from disk (cached by
-        mtime + size; the workspace rules are checked before the file is opened)."""
+        mtime + size, checked at most once a second; the workspace rules are checked before the
+        file is opened). Definition texts are redacted once, here."""
+        now = time.monotonic()
+        hit = self._files.get(path)
         if open_text is not None:
-            key: object = ("open", hash(open_text), len(open_text))
+            key: tuple[object, ...] = ("open", hash(open_text), len(open_text))
+        elif hit is not None and hit.key[0] == "disk" and now - hit.checked < STAT_INTERVAL_S:
+            self._files.move_to_end(path)
+            return hit.facts
         else:
             try:
                 st = os.stat(path)
             except OSError:
                 return None
             key = ("disk", st.st_mtime_ns, st.st_size)
-        hit = self._files.get(path)
-        if hit is not None and hit[0] == key:
+        if hit is not None and hit.key == key:
             self._files.move_to_end(path)
-            return hit[1]
+            hit.checked = now
+            return hit.facts
         text = open_text
         if text is None:
             text = self.workspace.read(path)
@@ -177,7 +195,10 @@ class RepoIndex:
         facts = None
         if text is not None and "PRIVATE KEY" not in text:
             facts = parse_facts(text, language_of_path(path))
-        self._files[path] = (key, facts)
+        if facts is not None:
+            facts = dataclasses.replace(facts, definitions=tuple(
+                dataclasses.replace(d, text=redact_secrets(d.text)) for d in facts.definitions))
+        self._files[path] = _Entry(key, facts, now)
         self._files.move_to_end(path)
         while len(self._files) > self._max:
             self._files.popitem(last=False)
@@ -249,16 +270,23 @@ class RepoIndex:
         targets = self.targets(path, text, offset, language_id)
         if not targets:
             return []
-        by_name: dict[str, list[tuple[str, Definition]]] = {}
-        for target, names in targets:
-            facts = self.facts(target, (open_texts or {}).get(target))
-            if facts is None:
-                continue
-            allowed = frozenset(names)
-            for d in facts.definitions:
-                if allowed and d.name not in allowed and d.container not in allowed:
+        found = [self.facts(t, (open_texts or {}).get(t)) for t, _names in targets]
+        head = self._heads.get(path)
+        sig = tuple(id(f) for f in found)
+        if head is not None and head.names is not None and head.names[0] == sig:
+            by_name = head.names[1]
+        else:
+            by_name = {}
+            for (target, names), facts in zip(targets, found, strict=True):
+                if facts is None:
                     continue
-                by_name.setdefault(d.name, []).append((target, d))
+                allowed = frozenset(names)
+                for d in facts.definitions:
+                    if allowed and d.name not in allowed and d.container not in allowed:
+                        continue
+                    by_name.setdefault(d.name, []).append((target, d))
+            if head is not None:
+                head.names = (sig, by_name)
         if not by_name:
             return []
         chosen: list[Snippet] = []
@@ -268,10 +296,9 @@ class RepoIndex:
             for target, d in by_name.get(ident, ())[:PER_NAME]:
                 if (target, d.line) in seen:
                     continue
-                body = redact_secrets(d.text)
-                need = estimate_tokens(body) + 12  # + its share of a path line
+                need = estimate_tokens(d.text) + 12  # + its share of a path line
                 if need <= left:
-                    chosen.append(Snippet(target, d.line, body))
+                    chosen.append(Snippet(target, d.line, d.text))
                     seen.add((target, d.line))
                     left -= need
             if left < 20:
