@@ -243,3 +243,46 @@ def test_index_is_keyed_by_mtime_and_size_and_open_text_wins(
     opened = {str(tmp_path / "m.py"): "def two(edited): ...\n"}
     got = ix.select(path, text, len(text), "python", 800, opened)
     assert [s.text for s in got] == ["def two(edited): ...\n"]
+
+
+# --- recent edits and the chunk index --------------------------------------------------------
+
+
+def test_recent_edits_newest_first_merged_nearby_and_never_the_current_document() -> None:
+    from deepseek_fim_lsp.context.recent_edits import RecentEdits
+    from deepseek_fim_lsp.context.tokens import estimate_tokens
+
+    edits = RecentEdits()
+    a = "".join(f"a{i} = {i}\n" for i in range(50))
+    edits.record("file:///a.py", a, a.index("a10"), a.index("a10") + 1, 10)
+    edits.record("file:///a.py", a, a.index("a11"), a.index("a11") + 2, 11)  # the same edit
+    b = "def f():\n    return 1\n"
+    edits.record("file:///b.py", b, 9, 10, 1)
+    got = edits.for_prompt("file:///c.py", 200, lambda u: True, estimate_tokens)
+    assert [(e.uri, e.first_line) for e in got] == [("file:///b.py", 0), ("file:///a.py", 10)]
+    assert got[1].text == "a10 = 10\na11 = 11\na12 = 12\na13 = 13\n"
+    assert [e.uri for e in edits.for_prompt("file:///b.py", 200, lambda u: True,
+                                            estimate_tokens)] == ["file:///a.py"]
+    assert edits.for_prompt("file:///c.py", 200, lambda u: "b.py" not in u,
+                            estimate_tokens)[0].uri == "file:///a.py"
+    assert edits.for_prompt("file:///c.py", 5, lambda u: True, estimate_tokens) == []
+
+
+def test_chunk_index_redacts_only_chosen_chunks_with_context_and_skips_private_keys() -> None:
+    from deepseek_fim_lsp.context.chunks import ChunkIndex
+    from deepseek_fim_lsp.context.crossfile import _STOPWORDS
+    from deepseek_fim_lsp.context.tokens import cost10
+
+    ix = ChunkIndex(2, _STOPWORDS, cost10)
+    text = "x = 1\nAUTH_TOKEN=\\\nabc\npassword = 'hunter2secret9'\ny = 2\n"
+    chunks = ix.chunks("file:///s.py", text, deadline=float("inf"))
+    assert [c.index for c in chunks] == [0, 1, 2]
+    assert "hunter2secret9" in chunks[1].raw  # raw until chosen
+    assert "hunter2secret9" not in ix.redacted("file:///s.py", chunks[1])
+    key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8Pb\n"
+    assert ix.chunks("file:///k.py", key, deadline=float("inf")) == []
+    # a request past its indexing budget takes what is indexed so far; the next one goes on
+    big = "".join(f"name_{i} = {i}\n" for i in range(100))
+    first = len(ix.chunks("file:///big.py", big, deadline=0.0))
+    assert first == 1
+    assert len(ix.chunks("file:///big.py", big, deadline=float("inf"))) == 50

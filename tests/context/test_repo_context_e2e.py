@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import TEST_KEY, lsp_session, server_env
 from deepseek_fim_lsp.emulator import Emulator
 
@@ -145,3 +147,35 @@ def test_a_10k_file_tree_is_not_walked(tmp_path: Path, emulator: Emulator) -> No
              if line.startswith(("os.scandir", "os.listdir")) and str(ws) in line]
     assert scans == []
     assert json.loads(r.stdout)["text"] is not None
+
+
+async def test_lsp_never_reads_excluded_or_outside_files_and_shows_recent_edits(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, emulator: Emulator
+) -> None:
+    main = project(tmp_path)
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "evil.py").write_text("def leak(): ...\n")
+    (tmp_path / "client/escape.py").symlink_to(outside / "evil.py")
+    (tmp_path / "client/secrets.py").write_text("def token(): return 'x'\n")
+    text = "from client.secrets import token\nfrom client.escape import leak\n" + MAIN
+    main.write_text(text)
+    other = tmp_path / "client/other.py"
+    other.write_text("def other():\n    pass\n")
+    log = tmp_path / "opened.log"
+    env = {"FIM_TEST_PRELUDE": AUDIT, "FIM_TEST_OPEN_LOG": str(log)}
+    async with lsp_session(tmp_path, emulator.base_url, env=env,
+                           init_options={"exclude": ["secrets.py"]}) as s:
+        s.open(other.as_uri(), other.read_text())
+        s.insert(other.as_uri(), 1, 4, "limit = compute_limit(3)\n    ")
+        s.open(main.as_uri(), text)
+        await s.inline(main.as_uri(), 6, len("    return build_request("), invoked=True)
+    (prompt,) = fim_prompts(emulator)
+    assert "def build_request(" in prompt
+    assert "# Path: other.py (edited, line 1)\ndef other():\n    limit = compute_limit(3)\n" \
+        in prompt
+    assert "def token" not in prompt and "def leak" not in prompt
+    files = opened(log)
+    assert str(tmp_path / "client/helpers.py") in files  # the log does record reads
+    for bad in (tmp_path / "client/secrets.py", tmp_path / "client/escape.py",
+                outside / "evil.py"):
+        assert str(bad) not in files, bad

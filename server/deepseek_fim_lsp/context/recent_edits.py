@@ -16,6 +16,8 @@ __all__ = ["RecentEdits"]
 MAX_EDITS = 6
 #: Lines shown around an edit (before, after the edited line).
 LINES_BEFORE, LINES_AFTER = 1, 2
+#: Lines kept of one edit at most.
+MAX_LINES = 8
 #: An edit within this many lines of a kept one is the same edit going on.
 NEAR_LINES = 4
 _MAX_LINE_CHARS = 300
@@ -29,8 +31,9 @@ class Edit:
     text: str  # the lines around the edit, ending in "\n"
 
 
-def _around(text: str, offset: int) -> tuple[int, str]:
-    start = text.rfind("\n", 0, offset) + 1
+def _around(text: str, begin: int, offset: int) -> tuple[int, str]:
+    """(offset of the first line shown, the lines from before ``begin`` to after ``offset``)."""
+    start = text.rfind("\n", 0, begin) + 1
     for _ in range(LINES_BEFORE):
         if start > 0:
             start = text.rfind("\n", 0, start - 1) + 1
@@ -41,7 +44,7 @@ def _around(text: str, offset: int) -> tuple[int, str]:
             end = len(text)
             break
         end = nl + 1
-    lines = [ln[:_MAX_LINE_CHARS] for ln in text[start:end].split("\n")]
+    lines = [ln[:_MAX_LINE_CHARS] for ln in text[start:end].split("\n")][:MAX_LINES]
     body = "\n".join(lines)
     return start, body if body.endswith("\n") or not body else body + "\n"
 
@@ -52,14 +55,16 @@ class RecentEdits:
     def __init__(self) -> None:
         self._edits: list[Edit] = []  # newest first
 
-    def record(self, uri: str, text: str, end_offset: int) -> None:
-        """After an edit of ``uri`` whose inserted text ends at ``end_offset`` in ``text``."""
-        end_offset = max(0, min(end_offset, len(text)))
-        line = text.count("\n", 0, end_offset)
-        start, body = _around(text, end_offset)
+    def record(self, uri: str, text: str, begin: int, end: int, line: int) -> None:
+        """After an edit of ``uri`` whose new text is ``text[begin:end]``, starting on 0-based
+        ``line`` (the caller knows it from the edit's range: no counting here, so a 10 MB
+        document costs the same as a small one)."""
+        end = max(0, min(end, len(text)))
+        begin = max(0, min(begin, end))
+        start, body = _around(text, begin, end)
         if not body.strip():
             return
-        first = text.count("\n", 0, start)
+        first = max(0, line - text.count("\n", start, begin))
         kept = [e for e in self._edits if not (e.uri == uri and abs(e.line - line) <= NEAR_LINES)]
         self._edits = [Edit(uri, line, first, body), *kept][:MAX_EDITS]
 

@@ -374,8 +374,9 @@ class RepoContext:
         for target, _names in self.index.targets(path, text, len(text), language_id):
             self.index.facts(target)
 
-    def changed(self, uri: str, text: str, end_offset: int) -> None:
-        self.edits.record(uri, text, end_offset)
+    def changed(self, uri: str, text: str, begin: int, end: int, line: int) -> None:
+        """An edit whose new text is ``text[begin:end]``, starting on 0-based ``line``."""
+        self.edits.record(uri, text, begin, end, line)
 
     def saved(self, uri: str) -> None:
         path = file_path(uri)

@@ -15,6 +15,7 @@ import os
 import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pathspec
 
@@ -45,7 +46,11 @@ IGNORED_DIRS = frozenset(
 
 def project_root(path: str) -> str:
     """The nearest ancestor directory of ``path`` with a project marker, else its directory."""
-    here = posixpath.dirname(os.path.abspath(uri_to_path(path)))
+    return _project_root_of(posixpath.dirname(os.path.abspath(uri_to_path(path))))
+
+
+@lru_cache(maxsize=256)
+def _project_root_of(here: str) -> str:
     d = here
     while True:
         if any(os.path.exists(posixpath.join(d, m)) for m in PROJECT_MARKERS):

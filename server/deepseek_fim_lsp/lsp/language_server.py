@@ -89,7 +89,7 @@ class FimProtocol(LanguageServerProtocol):
             log.warning("didChange for a document that was never opened: %s",
                         params.text_document.uri)
             return
-        edited = -1  # where the last edit's new text ends (for the recent edits)
+        edited = None  # where the last edit's new text is (for the recent edits)
         for change in params.content_changes:
             if isinstance(change, lsp.TextDocumentContentChangePartial):
                 try:
@@ -101,12 +101,12 @@ class FimProtocol(LanguageServerProtocol):
                     log.warning("ignoring an edit outside the document: %s", exc)
                     continue
                 doc.apply_change(start, max(start, end), change.text)
-                edited = start + len(change.text)
+                edited = (start, start + len(change.text), change.range.start.line)
             else:
                 doc.replace_all(change.text)
         doc.version = params.text_document.version
-        if edited >= 0:
-            server.engine.repo.changed(doc.uri, doc.text, edited)
+        if edited is not None:
+            server.engine.repo.changed(doc.uri, doc.text, *edited)
 
     @lsp_method(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def lsp_text_document__did_close(self, params: lsp.DidCloseTextDocumentParams) -> None:
