@@ -1,5 +1,6 @@
 """The documentation holds together: every relative link and ``#anchor`` in README.md and
-docs/*.md resolves, every docs page is linked from the README, and the README stays a front page.
+docs/*.md resolves, every docs page is linked from the README, docs/settings.md has a row for
+every setting, and the README stays a front page.
 
 Pure text checks (no server). Anchors are GitHub's heading slugs, so a renamed heading that
 breaks a link from another page fails here rather than on the rendered site.
@@ -128,6 +129,14 @@ def test_readme_links_every_docs_page() -> None:
     }
     missing = [p.name for p in PAGES[1:] if p.resolve() not in linked]
     assert missing == [], "README's Documentation list should link every docs/ page"
+
+
+def test_settings_page_lists_every_setting_once() -> None:
+    from deepseek_fim_lsp.config import KEYS
+
+    text = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([A-Za-z]+)` \|", text, flags=re.MULTILINE)
+    assert sorted(rows) == sorted(KEYS), "docs/settings.md's table should have one row per key"
 
 
 def test_readme_stays_a_front_page() -> None:
