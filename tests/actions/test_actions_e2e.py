@@ -588,7 +588,7 @@ vim.lsp.buf.code_action({ apply = true, filter = function(a)
 local tf = root .. "/test_geo.py"
 wait(function() return vim.fn.bufexists(tf) == 1 and lines(vim.fn.bufnr(tf)) ~= "" end)
 out.tests = vim.fn.bufexists(tf) == 1 and lines(vim.fn.bufnr(tf)) or vim.NIL
--- docs/code-actions.md's rewrite-with-an-instruction snippet (Neovim), on line 6 as selected with `V`
+-- the rewrite-with-an-instruction snippet of docs/code-actions.md, line 6 selected with `V`
 vim.api.nvim_buf_set_mark(bufnr, "<", 6, 0, {})
 vim.api.nvim_buf_set_mark(bufnr, ">", 6, 12, {})
 local client = vim.lsp.get_clients({ bufnr = 0, name = "dsf" })[1]

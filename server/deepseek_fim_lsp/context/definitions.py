@@ -15,7 +15,7 @@ from functools import cache
 
 import tree_sitter
 
-from .grammars import language_for, parser_for
+from ..syntax.languages import canonical, language_for, parser_for
 from .import_nodes import IMPORTERS, ImportRef
 from .import_nodes import node_text as _text
 
@@ -311,6 +311,7 @@ def _container_of(node: tree_sitter.Node) -> tree_sitter.Node | None:
 
 def parse_facts(text: str, language_id: str) -> FileFacts | None:
     """Imports and definitions of ``text``; None when the language has no grammar/queries."""
+    language_id = canonical(language_id)
     queries = _queries(language_id)
     parser = parser_for(language_id)
     if queries is None or parser is None:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..syntax.languages import canonical, language_of_path
 from .chunks import ChunkIndex
 from .crossfile import (
     _STOPWORDS,
@@ -28,7 +29,6 @@ from .crossfile import (
     _display_path,
 )
 from .definitions import Definition, FileFacts, parse_facts
-from .grammars import language_of_path
 from .imports import Target, resolve_imports
 from .privacy import redact_secrets, uri_to_path
 from .recent_edits import RecentEdits
@@ -236,6 +236,7 @@ class RepoIndex:
 
     def targets(self, path: str, text: str, offset: int, language_id: str) -> list[Target]:
         """The current document's resolved imports; recomputed when its import block changed."""
+        language_id = canonical(language_id)
         prev = self._heads.get(path)
         roots = self.workspace.roots
         if prev is not None and prev.roots == roots and text.startswith(prev.head):

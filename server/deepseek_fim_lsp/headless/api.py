@@ -32,6 +32,7 @@ from ..completion.types import CompletionRequest, CompletionResult
 from ..config import SECTION, Settings, from_env, parse
 from ..errors import DeepSeekError, UnreachableError
 from ..postprocess.indentation import line_index, lines_with_offsets
+from ..syntax.languages import language_of_path
 from ..usage import Usage, UsageLedger
 
 __all__ = [
@@ -148,25 +149,9 @@ def line_count(text: str) -> int:
     return len(lines_with_offsets(text))
 
 
-_LANGUAGES = {
-    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript",
-    ".cjs": "javascript", ".jsx": "javascriptreact", ".ts": "typescript",
-    ".tsx": "typescriptreact", ".go": "go", ".rs": "rust", ".c": "c", ".h": "c", ".cc": "cpp",
-    ".cpp": "cpp", ".hpp": "cpp", ".cs": "csharp", ".java": "java", ".kt": "kotlin",
-    ".rb": "ruby", ".php": "php", ".swift": "swift", ".lua": "lua", ".sh": "shellscript",
-    ".bash": "shellscript", ".zsh": "shellscript", ".sql": "sql", ".html": "html",
-    ".css": "css", ".scss": "scss", ".json": "json", ".yaml": "yaml", ".yml": "yaml",
-    ".toml": "toml", ".md": "markdown", ".r": "r", ".scala": "scala", ".hs": "haskell",
-    ".ex": "elixir", ".exs": "elixir", ".erl": "erlang", ".ml": "ocaml", ".zig": "zig",
-    ".dart": "dart", ".vue": "vue", ".svelte": "svelte", ".tex": "latex", ".nix": "nix",
-}
-
-
 def guess_language(path: str | os.PathLike[str] | None) -> str:
     """An LSP language id from the file extension (``plaintext`` when unknown)."""
-    if path is None:
-        return "plaintext"
-    return _LANGUAGES.get(Path(path).suffix.lower(), "plaintext")
+    return "plaintext" if path is None else language_of_path(path)
 
 
 def uri_for(path: str | os.PathLike[str] | None, tag: str = "") -> str:
