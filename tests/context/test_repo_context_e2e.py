@@ -179,3 +179,16 @@ async def test_lsp_never_reads_excluded_or_outside_files_and_shows_recent_edits(
     for bad in (tmp_path / "client/secrets.py", tmp_path / "client/escape.py",
                 outside / "evil.py"):
         assert str(bad) not in files, bad
+
+
+def test_python_api_reads_the_imported_file_of_the_project(tmp_path: Path,
+                                                           emulator: Emulator) -> None:
+    from deepseek_fim_lsp import complete
+
+    main = project(tmp_path / "ws")
+    complete(MAIN, len(MAIN), path=main, api_key=TEST_KEY, base_url=emulator.base_url)
+    complete(MAIN, len(MAIN) - 1, path=main, api_key=TEST_KEY, base_url=emulator.base_url,
+             repo_context=False)
+    with_repo, without = fim_prompts(emulator)
+    assert with_repo.startswith("# Path: helpers.py\ndef build_request(")
+    assert without == MAIN[:-1]
