@@ -9,8 +9,9 @@ import pytest
 
 from deepseek_fim_lsp.context import repo
 from deepseek_fim_lsp.context.definitions import parse_facts
+from deepseek_fim_lsp.context.identifiers import cursor_identifiers
 from deepseek_fim_lsp.context.imports import resolve_imports
-from deepseek_fim_lsp.context.repo import RepoIndex, cursor_identifiers, render
+from deepseek_fim_lsp.context.repo import RepoIndex, render
 from deepseek_fim_lsp.context.workspace import Workspace, project_root
 
 
@@ -286,3 +287,26 @@ def test_chunk_index_redacts_only_chosen_chunks_with_context_and_skips_private_k
     first = len(ix.chunks("file:///big.py", big, deadline=0.0))
     assert first == 1
     assert len(ix.chunks("file:///big.py", big, deadline=float("inf"))) == 50
+
+
+def test_re_exports_are_followed_one_hop(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "package.json": "{}",
+        "src/codegen/code.ts": (
+            "export function and(...args: Code[]): Code {\n  return args[0]\n}\n"),
+        "src/codegen/index.ts": 'export { and } from "./code"\nexport * from "./more"\n',
+        "src/codegen/more.ts": "export interface Code { s: string }\n",
+        "src/main.ts": 'import { and, Code } from "./codegen"\n\nconst c: Code = and(',
+        "py/pkg/__init__.py": "from ._client import Client\n",
+        "py/pkg/_client.py": "class Client:\n    def send(self, request): ...\n",
+        "py/app.py": "from pkg import Client\n\nClient().send(",
+    })
+    ix = RepoIndex(Workspace([str(tmp_path)]))
+    ts = (tmp_path / "src/main.ts").read_text()
+    got = ix.select(str(tmp_path / "src/main.ts"), ts, len(ts), "typescript", 800)
+    assert [(os.path.basename(s.path), s.text.split("\n")[0]) for s in got] == [
+        ("code.ts", "export function and(...args: Code[]): Code {"),
+        ("more.ts", "export interface Code { s: string }")]
+    py = (tmp_path / "py/app.py").read_text()
+    got = ix.select(str(tmp_path / "py/app.py"), py, len(py), "python", 800)
+    assert any("def send(self, request)" in s.text for s in got)

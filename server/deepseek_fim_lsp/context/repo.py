@@ -29,6 +29,7 @@ from .crossfile import (
     _display_path,
 )
 from .definitions import Definition, FileFacts, parse_facts
+from .identifiers import cursor_identifiers
 from .imports import Target, resolve_imports
 from .privacy import redact_secrets, uri_to_path
 from .recent_edits import RecentEdits
@@ -41,9 +42,8 @@ __all__ = ["RepoContext", "RepoIndex", "Snippet", "cursor_identifiers", "render"
 MAX_INDEXED_FILES = 2048
 #: A file on disk is stat'ed at most this often for changes (a save re-reads it at once).
 STAT_INTERVAL_S = 1.0
-#: Lines around the cursor whose identifiers select definitions.
-LINES_ABOVE = 30
-LINES_BELOW = 5
+#: Files reached through re-exports, at most.
+MAX_HOPS = 16
 #: Recent edits get at most 1/EDIT_SHARE of the budget.
 EDIT_SHARE = 4
 #: Definitions of one name taken at most (a method name shared by several classes).
@@ -67,76 +67,12 @@ _HEAD_SCAN = 64_000
 #: Lines after the last import line kept (closing a parenthesised or multi-line import).
 _HEAD_TAIL_LINES = 30
 
-_IDENT = re.compile(r"[A-Za-z_]\w*")
-_KEYWORDS = frozenset(
-    """
-    and as assert async await break case catch class const continue def default del delete do elif
-    else enum except export extends false final finally for from func function global if impl
-    import in interface is lambda let match mut new nil none not null or package pass private
-    protected pub public raise return self static struct super switch this throw true try type
-    typeof use var void while with yield None True False fn mod crate let mut
-    """.split()
-)
-
 
 @dataclass(frozen=True)
 class Snippet:
     path: str
     line: int
     text: str
-
-
-def cursor_identifiers(text: str, offset: int) -> list[str]:
-    """Identifiers near the cursor, most relevant first: the call or member being typed on the
-    cursor line, then the rest of that line, then the lines above and below, nearest first. The
-    word under the cursor is left out (half typed, it would change on every keystroke)."""
-    line_start = text.rfind("\n", 0, offset) + 1
-    head = text[line_start:offset]
-    head = re.sub(r"\w+\Z", "", head)
-    out: list[str] = []
-
-    def add(words: list[str]) -> None:
-        for w in words:
-            if w not in _KEYWORDS and len(w) > 1 and w not in out:
-                out.append(w)
-
-    # the innermost open call: `f(a, g(` → g, then f
-    depth, calls = 0, list[str]()
-    for m in re.finditer(r"[()]", head):
-        if m.group(0) == ")":
-            depth = max(0, depth - 1)
-            if calls and len(calls) > depth:
-                calls.pop()
-        else:
-            before = _IDENT.findall(head[: m.start()].rstrip()[-80:])
-            calls = calls[:depth]
-            calls.append(before[-1] if before else "")
-            depth += 1
-    add([c for c in reversed(calls) if c])
-    # a member being typed: `client.` → client (the chain before the dot)
-    member = re.search(r"([\w.]+)\.\s*\Z", head)
-    if member:
-        add(list(reversed(member.group(1).split("."))))
-    add(list(reversed(_IDENT.findall(head))))
-    above_start, below_end = line_start, text.find("\n", offset)
-    below_end = len(text) if below_end < 0 else below_end
-    for _ in range(LINES_ABOVE):
-        if above_start <= 0:
-            break
-        prev = text.rfind("\n", 0, above_start - 1) + 1
-        add(list(reversed(_IDENT.findall(text[prev:above_start]))))
-        above_start = prev
-    tail = text[offset:below_end]
-    add(_IDENT.findall(re.sub(r"\A\w+", "", tail)))
-    end = below_end
-    for _ in range(LINES_BELOW):
-        if end >= len(text):
-            break
-        nxt = text.find("\n", end + 1)
-        nxt = len(text) if nxt < 0 else nxt
-        add(_IDENT.findall(text[end:nxt]))
-        end = nxt
-    return out
 
 
 @dataclass
@@ -163,6 +99,7 @@ class RepoIndex:
         self._max = max_files
         self._files: OrderedDict[str, _Entry] = OrderedDict()
         self._heads: dict[str, _Head] = {}
+        self._onward: dict[tuple[str, int], list[Target]] = {}
         self.files_read = 0  # for tests and benchmarks: files opened from disk
 
     # -- the index ------------------------------------------------------------------------
@@ -204,6 +141,28 @@ class RepoIndex:
             self._files.popitem(last=False)
         return facts
 
+    def _hops(self, targets: list[Target], found: list[FileFacts | None]) -> list[Target]:
+        out: list[Target] = []
+        for (target, names), facts in zip(targets, found, strict=True):
+            if facts is None or not names:
+                continue
+            defined = {d.name for d in facts.definitions}
+            missing = [n for n in names if n not in defined]
+            if not missing:
+                continue
+            key = (target, id(facts))
+            onward = self._onward.get(key)
+            if onward is None:
+                onward = resolve_imports(target, facts, self.workspace)
+                self._onward[key] = onward
+                if len(self._onward) > 512:
+                    self._onward.pop(next(iter(self._onward)))
+            for nxt, brought in onward:
+                take = tuple(n for n in missing if not brought or n in brought)
+                if take and (nxt, take) not in out:
+                    out.append((nxt, take))
+        return out[:MAX_HOPS]
+
     def forget(self, path: str) -> None:
         """A save or an outside change: re-read next time (mtime usually tells, this makes sure)."""
         self._files.pop(path, None)
@@ -212,6 +171,7 @@ class RepoIndex:
     def clear(self) -> None:
         self._files.clear()
         self._heads.clear()
+        self._onward.clear()
 
     # -- the current document ---------------------------------------------------------------
 
@@ -271,7 +231,14 @@ class RepoIndex:
         targets = self.targets(path, text, offset, language_id)
         if not targets:
             return []
-        found = [self.facts(t, (open_texts or {}).get(t)) for t, _names in targets]
+        texts = open_texts or {}
+        found = [self.facts(t, texts.get(t)) for t, _names in targets]
+        # Names a target imports itself instead of defining them (re-exports: `export { x }
+        # from "./x"`, a package's __init__.py): one hop further.
+        hops = self._hops(targets, found)
+        if hops:
+            targets = [*targets, *hops]
+            found += [self.facts(t, texts.get(t)) for t, _names in hops]
         head = self._heads.get(path)
         sig = tuple(id(f) for f in found)
         if head is not None and head.names is not None and head.names[0] == sig:
