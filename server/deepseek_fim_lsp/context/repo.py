@@ -141,6 +141,13 @@ class RepoIndex:
             self._files.popitem(last=False)
         return facts
 
+    def warm(self, path: str, text: str, language_id: str) -> None:
+        """Index what a request in this document will need: its imports and their re-exports."""
+        targets = self.targets(path, text, len(text), language_id)
+        found = [self.facts(t) for t, _names in targets]
+        for target, _names in self._hops(targets, found):
+            self.facts(target)
+
     def _hops(self, targets: list[Target], found: list[FileFacts | None]) -> list[Target]:
         out: list[Target] = []
         for (target, names), facts in zip(targets, found, strict=True):
@@ -339,8 +346,7 @@ class RepoContext:
         path = self._path(uri)
         if path is None or not self.workspace.contains(path):
             return
-        for target, _names in self.index.targets(path, text, len(text), language_id):
-            self.index.facts(target)
+        self.index.warm(path, text, language_id)
 
     def changed(self, uri: str, text: str, begin: int, end: int, line: int) -> None:
         """An edit whose new text is ``text[begin:end]``, starting on 0-based ``line``."""
