@@ -24,6 +24,8 @@ __all__ = ["Chunk", "ChunkIndex", "identifiers"]
 _TABLE = str.maketrans({c: " " for c in string.punctuation + string.whitespace if c != "_"})
 #: Chunk texts whose identifiers are kept (shared by all documents and versions).
 MAX_CHUNKS = 50_000
+#: Redacted chunk texts kept (the chosen ones recur from request to request).
+MAX_REDACTED = 512
 
 
 def identifiers(s: str, stopwords: frozenset[str]) -> frozenset[str]:
@@ -62,6 +64,7 @@ class ChunkIndex:
         self._cost10 = cost10
         self._docs: dict[str, _Doc] = {}
         self._by_text: OrderedDict[str, tuple[frozenset[str], int]] = OrderedDict()
+        self._redacted: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     def forget(self, uri: str) -> None:
         self._docs.pop(uri, None)
@@ -104,8 +107,16 @@ class ChunkIndex:
         doc = self._docs.get(uri)
         start = chunk.index * self.chunk_lines
         before = doc.lines[start - 1] + "\n" if doc is not None and start > 0 else ""
-        out = redact_secrets(before + chunk.raw)
-        if before:
-            nl = out.find("\n")
-            out = out[nl + 1 :] if nl >= 0 else out
+        key = (before, chunk.raw)
+        out = self._redacted.get(key)
+        if out is None:
+            out = redact_secrets(before + chunk.raw)
+            if before:
+                nl = out.find("\n")
+                out = out[nl + 1 :] if nl >= 0 else out
+            self._redacted[key] = out
+            if len(self._redacted) > MAX_REDACTED:
+                self._redacted.popitem(last=False)
+        else:
+            self._redacted.move_to_end(key)
         return out

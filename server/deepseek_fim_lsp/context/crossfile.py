@@ -7,6 +7,7 @@ share the start of their prompt and DeepSeek's prefix cache keeps hitting. Secre
 
 from __future__ import annotations
 
+import heapq
 import posixpath
 import re
 import time
@@ -25,6 +26,8 @@ QUERY_LINES = 40
 MAX_OTHER_DOCUMENTS = 8
 #: Other documents larger than this are skipped (generated or minified; too costly to scan).
 MAX_OTHER_CHARS = 500_000
+#: Chunks of one document that go on to the ranking (a budget holds only a few chunks).
+PER_DOCUMENT_CHUNKS = 16
 #: Time a request may spend indexing chunks of documents it has not seen.
 INDEX_BUDGET_S = 0.004
 #: Step (in characters) for aligning a forced cut inside one very long line.
@@ -161,6 +164,14 @@ def _query_start(text: str, offset: int) -> int:
     return max(start, offset - 8000)
 
 
+def _by_score(t: tuple[float, int, object]) -> tuple[float, int]:
+    return t[0], t[1]
+
+
+def _score_order(t: tuple[float, int, int, object, object, str]) -> tuple[float, int, int]:
+    return t[0], t[1], t[2]
+
+
 def cross_file_header(
     text: str,
     offset: int,
@@ -205,12 +216,17 @@ def cross_file_header(
         head = path_line(doc.uri)
         chunks: Sequence[_Chunk | Chunk] = (
             _chunks_of(doc.text) if index is None else index.chunks(doc.uri, doc.text, deadline))
-        for chunk in chunks:
-            if query.isdisjoint(chunk.idents):
-                continue
-            score = weight * len(query & chunk.idents) / len(query | chunk.idents)
-            scored.append((-score, rank, chunk.index, doc, chunk, head))
-    scored.sort(key=lambda t: (t[0], t[1], t[2]))
+        nq = len(query)
+        # Jaccard |q ∩ c| / |q ∪ c| with the union by counting; the intersections are taken at
+        # C speed (map), and only a document's best chunks go on to the global ranking.
+        shared = list(map(len, map(query.intersection, [c.idents for c in chunks])))
+        best = heapq.nsmallest(
+            PER_DOCUMENT_CHUNKS,
+            ((-weight * n / (nq + len(c.idents) - n), c.index, c)
+             for n, c in zip(shared, chunks, strict=True) if n),
+            key=_by_score)
+        scored += [(neg, rank, idx, doc, c, head) for neg, idx, c in best]
+    scored.sort(key=_score_order)
 
     chosen: list[tuple[str, int, _Chunk, str]] = []
     for _neg, _rank, _idx, doc, found, head in scored:
