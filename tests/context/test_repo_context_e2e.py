@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from lsprotocol import types as lsp
 
 from conftest import TEST_KEY, lsp_session, server_env
 from deepseek_fim_lsp.emulator import Emulator
@@ -192,3 +193,24 @@ def test_python_api_reads_the_imported_file_of_the_project(tmp_path: Path,
     with_repo, without = fim_prompts(emulator)
     assert with_repo.startswith("# Path: helpers.py\ndef build_request(")
     assert without == MAIN[:-1]
+
+
+async def test_lsp_workspace_folders_removed_and_added(tmp_path: Path,
+                                                      emulator: Emulator) -> None:
+    main = project(tmp_path)
+    col = len("    return build_request(")
+    async with lsp_session(tmp_path, emulator.base_url) as s:
+        folders = s.capabilities.workspace and s.capabilities.workspace.workspace_folders
+        assert folders and folders.supported and folders.change_notifications
+        folder = lsp.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")
+        s.client.workspace_did_change_workspace_folders(lsp.DidChangeWorkspaceFoldersParams(
+            lsp.WorkspaceFoldersChangeEvent(added=[], removed=[folder])))
+        s.open(main.as_uri(), MAIN)
+        await s.inline(main.as_uri(), 4, col, invoked=True)
+        s.client.workspace_did_change_workspace_folders(lsp.DidChangeWorkspaceFoldersParams(
+            lsp.WorkspaceFoldersChangeEvent(added=[folder], removed=[])))
+        s.insert(main.as_uri(), 4, col, "m")  # another state: not answered from the cache
+        await s.inline(main.as_uri(), 4, col + 1, invoked=True)
+    outside, inside = fim_prompts(emulator)
+    assert outside == MAIN  # no workspace: nothing is read
+    assert inside.startswith("# Path: helpers.py\ndef build_request(")
