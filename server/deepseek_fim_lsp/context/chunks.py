@@ -23,7 +23,7 @@ __all__ = ["Chunk", "ChunkIndex", "identifiers"]
 
 _TABLE = str.maketrans({c: " " for c in string.punctuation + string.whitespace if c != "_"})
 #: Chunk texts whose identifiers are kept (shared by all documents and versions).
-MAX_CHUNKS = 50_000
+MAX_CHUNKS = 20_000
 #: Redacted chunk texts kept (the chosen ones recur from request to request).
 MAX_REDACTED = 512
 
