@@ -18,7 +18,9 @@ import random
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 from cachetools import LRUCache
 
@@ -34,13 +36,14 @@ from .completion_types import (
     NullListener,
 )
 from .config import Settings
-from .context import FimWindow, OpenDocument, build_window
+from .context import FimWindow, OpenDocument, build_window, estimate_tokens
 from .errors import (
     AuthError,
     BalanceError,
     DeepSeekError,
     MissingKeyError,
     UnknownModelError,
+    WrongUrlError,
 )
 from .fim_call import CallResult, fim_call, newline_in
 from .postprocess import Mode, Suggestion, choose_mode
@@ -150,7 +153,11 @@ class Engine:
         self._blocked: DeepSeekError | None = None  # auth/balance: no automatic requests
         self._budget_told = False
         self._tasks: set[asyncio.Task[object]] = set()
+        #: True once the model is listed or has answered; False after the API said it does
+        #: not exist; None while unknown (not listed is not an answer: ``/models`` is advice).
         self.model_available: bool | None = None
+        #: The window last built per document (text, offset, window), for the debug line.
+        self._windows: LRUCache[str, tuple[str, int, FimWindow]] = LRUCache(maxsize=64)
         self.backend_requests = 0
         self._started = False
 
@@ -197,23 +204,29 @@ class Engine:
         self._spawn(self.check_model())
 
     async def check_model(self) -> bool | None:
-        """``GET /models`` once; tell the user if the configured model is not offered."""
+        """``GET /models`` once, as advice only: DeepSeek serves older ids as aliases after they
+        leave the list, so a missing entry is logged ("not listed"), not shown. The user hears
+        about the model when a request fails with the API's unknown-model error. A key, balance
+        or URL problem found on the way is told at once."""
         settings = self._settings
         try:
             offered = await self._backend.models()
         except DeepSeekError as err:
             log.info("model check failed: %s", err.user_message)
-            if isinstance(err, AuthError | BalanceError):
+            if isinstance(err, AuthError | BalanceError | WrongUrlError):
                 self._problems.report(err, self.listener)
             return None
         if settings is not self._settings:
             return None
-        self.model_available = settings.model in offered
-        if not self.model_available:
-            self._problems.report(UnknownModelError(settings.model, offered), self.listener)
-        else:
+        listed = settings.model in offered
+        if listed:
+            self.model_available = True
             log.info("model %s is offered by %s", settings.model, settings.base_url)
-        return self.model_available
+        else:
+            log.info("model %s is not listed by %s/models (listed: %s); using it anyway, a "
+                     "request will say if it is not served", settings.model, settings.base_url,
+                     ", ".join(offered) or "none")
+        return listed
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task: asyncio.Task[object] = asyncio.ensure_future(coro)
@@ -257,8 +270,11 @@ class Engine:
                 self.ledger.count("suggestionsShown")
                 for item in out:
                     self._shown_ids[item.id] = True
-            return CompletionResult(out, source, latency_ms=(time.perf_counter() - started) * 1e3,
-                                    model=settings.model, **kw)  # type: ignore[arg-type]
+            result = CompletionResult(out, source,
+                                      latency_ms=(time.perf_counter() - started) * 1e3,
+                                      model=settings.model, **kw)  # type: ignore[arg-type]
+            self._answered(req, result)
+            return result
 
         if not (0 <= req.offset <= len(req.text)):
             return done("empty")
@@ -354,6 +370,27 @@ class Engine:
             return done("superseded")
         finally:
             ticket.close()
+
+    def _answered(self, req: CompletionRequest, result: CompletionResult) -> None:
+        """Every answer passes here: what it says about the model, and at debug level one line
+        about the request (the document's file name, never its text; never the key)."""
+        if result.source == "backend" or (result.source == "empty" and result.usage):
+            self.model_available = True
+        elif isinstance(result.error, UnknownModelError):
+            self.model_available = False
+        if not log.isEnabledFor(logging.DEBUG):
+            return
+        seen = self._windows.get(req.uri)
+        window = seen[2] if seen and seen[0] is req.text and seen[1] == req.offset else None
+        usage = result.usage
+        log.debug(
+            "completion doc=%s trigger=%s decision=%s prompt_tokens=%s suffix_tokens=%s "
+            "cache_hit_tokens=%s items=%d latency_ms=%.0f%s", document_name(req.uri),
+            "invoked" if req.invoked else "automatic", result.source,
+            estimate_tokens(window.prompt) if window else "-",
+            estimate_tokens(window.suffix) if window else "-",
+            usage.cache_hit_tokens if usage else "-", len(result.items), result.latency_ms,
+            f" error={result.error.kind}" if result.error else "")
 
     def _maybe_prefetch(self, req: CompletionRequest, defer: bool) -> None:
         """On the last line of what type-through can serve, ask ahead for what follows it.
@@ -509,6 +546,7 @@ class Engine:
             others=others, cross_file_tokens=s.cross_file_tokens if s.cross_file else 0,
             sliding=s.sliding_window,
         )
+        self._windows[req.uri] = (req.text, req.offset, window)  # for the debug line
         mode = choose_mode(window.prefix, window.suffix, s.multiline)  # type: ignore[arg-type]
         n = s.invoked_suggestions if req.invoked else 1
         key = (s.model, window.prompt, window.suffix, s.max_tokens, s.temperature, mode, n)
@@ -599,6 +637,13 @@ class Engine:
     def _track(self, task: asyncio.Task[Any]) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+
+
+def document_name(uri: str) -> str:
+    """The file name of a document URI (``file:///a/b/c.py`` → ``c.py``): enough to tell
+    requests apart in a log, without the path."""
+    path = urlsplit(uri).path
+    return PurePosixPath(unquote(path)).name or path.rsplit(":", 1)[-1] or "untitled"
 
 
 #: A keystroke that leaves the suggestion by its last character is usually a typo fixed a
