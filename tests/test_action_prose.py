@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from deepseek_fim_lsp import action_replies as rp
-from deepseek_fim_lsp.action_types import NoCodeBlock
+from deepseek_fim_lsp.action_types import ActionError, NoCodeBlock
 
 FIX = "def area(r):\n    return math.pi * r * r"
 ANSWER = f"Here is the fix:\n```python\n{FIX}\n```\nThis avoids the temporary variable."
@@ -53,10 +53,10 @@ def test_a_continued_block_is_code_up_to_its_fence() -> None:
     "Here is the fix:\n```\n",  # an opened block with nothing in it
 ])
 def test_prose_alone_is_never_code(reply: str) -> None:
-    with pytest.raises(NoCodeBlock) as info:
+    with pytest.raises(ActionError) as info:
         rp.extract_code(reply, "python", prefixed=True)
     assert "nothing was changed" in info.value.user_message
-    with pytest.raises(NoCodeBlock):
+    with pytest.raises(ActionError):
         rp.extract_code(reply, "python", prefixed=False)
 
 
@@ -80,3 +80,30 @@ def test_plain_text_and_markdown_take_any_block_and_prose_is_their_code() -> Non
                            prefixed=False) == "let a = 1;"
     assert rp.extract_code("This sentence is the new text.", "markdown",
                            prefixed=True) == "This sentence is the new text."
+
+
+# --- the action: a prose answer cut at its opening fence is asked again --------------------------
+
+
+async def test_a_prefix_answer_cut_at_its_fence_is_asked_again_in_plain_chat() -> None:
+    """A server ignoring prefix mode but honouring ``stop`` sends "Here is the fix:" only."""
+    from test_actions import CLS, FakeBackend, apply, reply, request, run
+
+    backend = FakeBackend(reply("Here is the fix:\n"),
+                          reply("Here is the fix:\n```python\nclass B:\n    pass\n```\nDone."))
+    out = await run(request("fix", CLS, 0, len(CLS) - 1, diagnostic="bad name"), backend)
+    assert apply(CLS, out.files[0].changes) == "class B:\n    pass\n"
+    first, second = backend.requests
+    assert first.stop == ("```",) and first.messages[-1].prefix
+    assert second.stop == () and not any(m.prefix for m in second.messages)
+    assert out.usage is not None and out.usage.completion_tokens == 40  # both answers count
+
+
+async def test_prose_twice_applies_nothing() -> None:
+    from test_actions import CLS, FakeBackend, reply, request, run
+
+    backend = FakeBackend(reply("I can't help with that."), reply("I can't help with that."))
+    with pytest.raises(NoCodeBlock) as info:
+        await run(request("rewrite", CLS, 0, len(CLS) - 1), backend)
+    assert "no code block" in info.value.user_message
+    assert len(backend.requests) == 2

@@ -42,11 +42,15 @@ def prose(code: str, tag: str = "python") -> str:
     ("deepseekFim.document", (), '"""Area of a circle of radius ``r``."""',
      PY.replace("def area(r):\n", 'def area(r):\n    """Area of a circle of radius ``r``."""\n')),
 ])
+@pytest.mark.parametrize("ignore_stop", [True, False])
 async def test_only_the_block_is_applied(tmp_path: Path, emulator: Emulator, command: str,
-                                         args: tuple[str, ...], code: str,
-                                         expected: str) -> None:
+                                         args: tuple[str, ...], code: str, expected: str,
+                                         ignore_stop: bool) -> None:
+    """The server ignores prefix completion and answers in Markdown. If it also ignores the
+    stop string, the block is in that answer; if it honours it, the answer stops at the
+    opening fence ("Here is the fix:") and one plain-chat request gets the Markdown."""
     uri = (tmp_path / "geo.py").as_uri()
-    emulator.script(Reply(text=prose(code), endpoint="chat"))
+    emulator.script(*[Reply(text=prose(code), endpoint="chat", ignore_stop=ignore_stop)] * 2)
     async with lsp_session(tmp_path, emulator.base_url) as s:
         applied = record_apply_edit(s)
         s.open(uri, PY)
@@ -55,8 +59,14 @@ async def test_only_the_block_is_applied(tmp_path: Path, emulator: Emulator, com
         new = apply_edits(PY, file_edits(applied[0].edit)[uri])
         assert new == expected
         assert "Here is" not in new and "temporary" not in new
-        (req,) = chat_requests(emulator)
-        assert req.body["messages"][-1].get("prefix") is True  # the server ignored it
+        sent = chat_requests(emulator)
+        assert sent[0].body["messages"][-1].get("prefix") is True  # the server ignored it
+        if ignore_stop:
+            assert len(sent) == 1
+        else:
+            assert len(sent) == 2 and sent[1].path == "/chat/completions"
+            assert "stop" not in sent[1].body
+            assert not any(m.get("prefix") for m in sent[1].body["messages"])
         assert s.messages == []
 
 
@@ -65,7 +75,7 @@ async def test_a_comment_from_prose_in_another_language(tmp_path: Path,
     uri = (tmp_path / "geo.go").as_uri()
     emulator.script(Reply(text="Sure! A Go doc comment:\n\n```go\n// Area returns the area of "
                                "a circle of radius r.\n```\n\nGo doc comments start with the "
-                               "name.", endpoint="chat"))
+                               "name.", endpoint="chat", ignore_stop=True))
     async with lsp_session(tmp_path, emulator.base_url) as s:
         applied = record_apply_edit(s)
         s.open(uri, GO, "go")
@@ -80,7 +90,7 @@ async def test_tests_from_prose_go_to_their_file(tmp_path: Path, emulator: Emula
     src.write_text(PY)
     tests = "from geo import area\n\n\ndef test_area():\n    assert area(0) == 0"
     emulator.script(Reply(text="Here are the tests:\n\n" + prose(tests).split("\n", 1)[1],
-                          endpoint="chat"))
+                          endpoint="chat", ignore_stop=True))
     async with lsp_session(tmp_path, emulator.base_url) as s:
         applied = record_apply_edit(s)
         s.open(src.as_uri(), PY)
@@ -102,11 +112,11 @@ async def test_no_usable_block_applies_nothing_and_says_why(tmp_path: Path, emul
     async with lsp_session(tmp_path, emulator.base_url) as s:
         applied = record_apply_edit(s)
         s.open(uri, PY)
-        emulator.script(Reply(text=reply, endpoint="chat"))
+        emulator.script(*[Reply(text=reply, endpoint="chat", ignore_stop=True)] * 2)
         assert await execute(s, "deepseekFim.rewrite", uri, range_json(rng((3, 0), (5, 22))),
                              "shorter") is None
         # the resolve path (the code action menu) too
-        emulator.script(Reply(text=reply, endpoint="chat"))
+        emulator.script(*[Reply(text=reply, endpoint="chat", ignore_stop=True)] * 2)
         actions = await list_actions(s, uri, rng((4, 0), (4, 0)),
                                      [lsp.Diagnostic(rng((4, 4), (4, 5)), "unneeded variable")])
         resolved = await s.client.code_action_resolve_async(by_title(actions, "DeepSeek: Fix"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .action_replies import fence_tag
+from .action_replies import fence_tag, lang_name
 from .action_types import ActionRequest
 from .backends.base import ChatMessage
 from .context import estimate_tokens
@@ -57,13 +57,6 @@ def context_window(text: str, start: int, end: int, budget: int) -> tuple[str, s
             break
         a.append(ln)
     return "".join(b), "".join(a)
-
-
-def lang_name(language_id: str) -> str:
-    """The language's name as a person writes it."""
-    return {"typescriptreact": "TypeScript (TSX)", "javascriptreact": "JavaScript (JSX)",
-            "shellscript": "shell script", "cpp": "C++", "csharp": "C#"}.get(
-        language_id, language_id.capitalize() if language_id != "plaintext" else "plain text")
 
 
 def build_prompt(req: ActionRequest, *, task: str, what: str, prefixed: bool,

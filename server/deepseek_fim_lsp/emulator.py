@@ -229,7 +229,8 @@ class Emulator(EmulatorServer):
         finish = reply.finish_reason
         if kind == "chat" and reply.tool_calls and finish == "stop":
             finish = "tool_calls"
-        gen = apply_limits(raw, body, finish)
+        gen = apply_limits(raw, {k: v for k, v in body.items() if k != "stop"}
+                           if reply.ignore_stop else body, finish)
         reasoning = None
         if kind == "chat" and thinking_enabled(body):
             reasoning = reply.reasoning if reply.reasoning is not None else DEFAULT_REASONING
