@@ -32,7 +32,6 @@ from ..errors import (
     DeepSeekError,
     MissingKeyError,
     UnknownModelError,
-    WrongUrlError,
 )
 from ..postprocess import Mode, Suggestion, choose_mode
 from ..usage import UsageLedger
@@ -139,13 +138,14 @@ class Engine:
 
     async def check_model(self) -> bool | None:
         """``GET /models`` once, as advice: DeepSeek serves ids it does not list, so "not listed"
-        is only logged. A key, balance or URL problem found on the way is told at once."""
+        is only logged (so is a 404: a proxy may serve FIM without the list). A key or balance
+        problem found on the way is told at once."""
         settings = self._settings
         try:
             offered = await self._backend.models()
         except DeepSeekError as err:
             log.info("model check failed: %s", err.user_message)
-            if isinstance(err, AuthError | BalanceError | WrongUrlError):
+            if isinstance(err, AuthError | BalanceError):
                 self._problems.report(err, self.listener)
             return None
         if settings is not self._settings:
