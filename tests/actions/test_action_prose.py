@@ -107,3 +107,15 @@ async def test_prose_twice_applies_nothing() -> None:
         await run(request("rewrite", CLS, 0, len(CLS) - 1), backend)
     assert "no code block" in info.value.user_message
     assert len(backend.requests) == 2
+
+
+def test_a_fence_inside_a_code_line_is_not_the_closing_fence() -> None:
+    code = "let b = '```';\nlet c = 2;"
+    assert rp.extract_code(code + "\n```\n", "typescript", prefixed=True) == code
+
+
+def test_an_untagged_block_of_words_is_not_code() -> None:
+    with pytest.raises(NoCodeBlock) as info:
+        rp.extract_code("Well:\n```\nThis function is fine as it is.\n```\n", "python",
+                        prefixed=False)
+    assert "only words" in info.value.user_message

@@ -83,8 +83,13 @@ def _is_prose(text: str) -> bool:
     return bool(lines) and all(_SENTENCE.match(ln) for ln in lines)
 
 
-def _fence_lines(text: str) -> list[re.Match[str]]:
-    return [m for m in map(_FENCE.match, text.split("\n")) if m]
+def _before_first_fence(text: str) -> tuple[str, re.Match[str] | None]:
+    """The text before the first fence line, and that line's match (None: no fence)."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if m := _FENCE.match(line):
+            return "\n".join(lines[:i]), m
+    return text, None
 
 
 def extract_code(reply: str, language_id: str, *, prefixed: bool) -> str:
@@ -92,25 +97,23 @@ def extract_code(reply: str, language_id: str, *, prefixed: bool) -> str:
     (:class:`EmptyReply` when the answer holds no code at all).
 
     Prose is never code. ``prefixed``: the request opened a code block for the reply to
-    continue, so the reply is code up to the first (closing) fence — if the server honoured
-    that. One that ignored it answers in Markdown, which shows: its first fence opens a block
-    (it names a language, or the fences pair up), or what comes before it is prose. A Markdown
+    continue, so the reply is code up to its first (closing) fence — if the server honoured
+    that. One that ignored it answers in Markdown, which shows: its first fence names a
+    language (it opens a block), or what comes before the fence is empty or prose. A Markdown
     answer gives the first block in the file's language, else the largest block without a
     language; blocks only in other languages, or none at all, give nothing.
     """
     text = reply.replace("\r\n", "\n").replace("\r", "\n")
     prose_ok = language_id in _PROSE_LANGUAGES
     if prefixed:
-        fences = _fence_lines(text)
-        opens = bool(fences) and (bool(fences[0].group(2)) or len(fences) % 2 == 0)
-        if not opens:
-            cut = text.find(fences[0].group(0)) if fences else -1
-            code = (text if cut < 0 else text[:cut]).strip("\n")
-            if not code.strip():
-                raise EmptyReply()
-            if prose_ok or not _is_prose(code):
+        head, fence = _before_first_fence(text)
+        if fence is None or not fence.group(2):
+            code = head.strip("\n")
+            if code.strip() and (prose_ok or not _is_prose(code)):
                 return code
-            if not fences:
+            if fence is None:
+                if not code.strip():
+                    raise EmptyReply()
                 raise NoCodeBlock("the model answered in words, without code", prose=True)
     blocks = [(info, body.strip("\n")) for info, body in code_blocks(text)]
     if prose_ok:
@@ -124,17 +127,20 @@ def extract_code(reply: str, language_id: str, *, prefixed: bool) -> str:
     for info, body in blocks:
         if info in aliases and body.strip():
             return body
-    untagged = [body for info, body in blocks if info in _GENERIC_TAGS and body.strip()]
+    untagged = [body for info, body in blocks
+                if info in _GENERIC_TAGS and body.strip() and not _is_prose(body)]
     if untagged:
         return max(untagged, key=len)
-    others = sorted({info for info, body in blocks if body.strip()})
+    others = sorted({info for info, body in blocks if body.strip() and info not in _GENERIC_TAGS})
     if others:
         raise NoCodeBlock(f"the answer's code is in {', '.join(others)}, not "
                           f"{lang_name(language_id)}")
-    if blocks:
-        raise EmptyReply()
-    raise NoCodeBlock(f"the answer had no code block, only words (no {lang_name(language_id)} "
-                      "to apply)")
+    if not any(body.strip() for _, body in blocks):
+        if blocks:
+            raise EmptyReply()
+        raise NoCodeBlock(f"the answer had no code block, only words (no "
+                          f"{lang_name(language_id)} to apply)")
+    raise NoCodeBlock("the answer's code block holds only words")
 
 
 _TRIPLE = re.compile(r"[rRuU]?(\"\"\"|''').*?\1", re.S)
