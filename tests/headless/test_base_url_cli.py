@@ -1,15 +1,19 @@
-"""Base URLs as DeepSeek's docs write them, through ``complete`` and ``check`` against the
-emulator (issue 13): ``/beta`` and ``/v1`` work; a URL with nothing behind it is named as wrong
-(exit 4), without blaming the model settings."""
+"""Base URLs as DeepSeek's docs write them, through ``complete``, ``check`` and the Python API
+against the emulator (issue 13): ``/beta`` and ``/v1`` work; a URL with nothing behind it is
+named as wrong (exit 4), without blaming the model settings."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import pytest
 from test_cli import run
 
+from conftest import TEST_KEY
+from deepseek_fim_lsp import complete
 from deepseek_fim_lsp.emulator import Emulator, Reply
+from deepseek_fim_lsp.errors import WrongUrlError
 
 MODEL_BLAME = re.compile(r"model|maxTokens|temperature")
 
@@ -45,3 +49,18 @@ def test_cli_names_a_wrong_url(emulator: Emulator, tmp_path: Path) -> None:
     assert f"nothing at {wrong}/beta/completions (HTTP 404)" in r.err and "baseUrl" in r.err
     assert not blames_the_model(r.err)
     assert len([q for q in emulator.requests() if q.path.endswith("/completions")]) == 1  # no retry
+
+
+def test_python_api_accepts_the_docs_forms_and_names_a_wrong_url(
+        emulator: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DEEPSEEK_API_KEY", TEST_KEY)
+    monkeypatch.setenv("DEEPSEEK_FIM_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("DEEPSEEK_BASE_URL", emulator.base_url + "/beta")
+    emulator.script(Reply(text="a + b"), Reply(text="a - b"))
+    assert complete("x = ", 4).text == "a + b"  # from the environment
+    assert complete("y = ", 4, base_url=emulator.base_url + "/v1/").text == "a - b"
+    with pytest.raises(WrongUrlError) as info:
+        complete("z = ", 4, baseUrl=emulator.base_url + "/nope")
+    assert f"nothing at {emulator.base_url}/nope/beta/completions" in info.value.user_message
+    assert [q.path for q in emulator.requests()] == ["/beta/completions"] * 2 + [
+        "/nope/beta/completions"]
