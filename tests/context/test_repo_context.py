@@ -310,3 +310,18 @@ def test_re_exports_are_followed_one_hop(tmp_path: Path) -> None:
     py = (tmp_path / "py/app.py").read_text()
     got = ix.select(str(tmp_path / "py/app.py"), py, len(py), "python", 800)
     assert any("def send(self, request)" in s.text for s in got)
+
+
+def test_python_imports_under_type_checking_before_the_first_definition(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "pyproject.toml": "", "pkg/__init__.py": "",
+        "pkg/models.py": "class URL:\n    def join(self, other: str) -> 'URL': ...\n",
+        "pkg/utils.py": (
+            "import typing\n\nif typing.TYPE_CHECKING:\n    from .models import URL\n\n\n"
+            "def parse(u: 'URL') -> None:\n    u.join("),
+    })
+    ix = RepoIndex(Workspace([str(tmp_path)]))
+    path, text = str(tmp_path / "pkg/utils.py"), (tmp_path / "pkg/utils.py").read_text()
+    got = ix.select(path, text, len(text), "python", 800)
+    assert [os.path.basename(s.path) for s in got] == ["models.py"]
+    assert "def join(self, other: str)" in got[0].text

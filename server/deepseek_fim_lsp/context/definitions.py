@@ -48,7 +48,11 @@ class FileFacts:
 
 _Q = {
     "python": (
-        "[(import_statement) (import_from_statement)] @imp",
+        """
+        [(import_statement) (import_from_statement)] @imp
+        (if_statement consequence: (block [(import_statement) (import_from_statement)] @imp))
+        (try_statement body: (block [(import_statement) (import_from_statement)] @imp))
+        """,
         """
         [(function_definition) (class_definition) (decorated_definition)] @def
         (expression_statement (assignment left: (identifier))) @def

@@ -62,6 +62,10 @@ _IMPORT_LINE["javascriptreact"] = _IMPORT_LINE["javascript"]
 _IMPORT_LINE["typescriptreact"] = _IMPORT_LINE["typescript"]
 _IMPORT_LINE["cpp"] = _IMPORT_LINE["c"]
 _IMPORT_RX = {k: re.compile(r"^" + v, re.MULTILINE) for k, v in _IMPORT_LINE.items()}
+_PY_FIRST_DEF = re.compile(r"^(?:async\s+def|def|class|@)\b|^@", re.MULTILINE)
+_PY_NESTED_IMPORT = re.compile(r"^[ \t]+(?:from|import)\s", re.MULTILINE)
+#: Python: nested imports are looked for only above a first definition this close to the start.
+_PY_HEAD_MAX = 16_000
 #: The import block is looked for in the first this many characters.
 _HEAD_SCAN = 64_000
 #: Lines after the last import line kept (closing a parenthesised or multi-line import).
@@ -187,9 +191,14 @@ class RepoIndex:
         if rx is None:
             return ""
         ends = [m.end() for m in rx.finditer(text, 0, _HEAD_SCAN)]
+        if language_id == "python":
+            # imports under `if TYPE_CHECKING:` / `try:` before the first definition count too
+            first = _PY_FIRST_DEF.search(text, 0, _PY_HEAD_MAX)
+            if first is not None and _PY_NESTED_IMPORT.search(text, 0, first.start()):
+                ends.append(first.start())
         if not ends:
             return ""
-        end = ends[-1]
+        end = max(ends)
         for _ in range(_HEAD_TAIL_LINES):
             nl = text.find("\n", end)
             if nl < 0:
@@ -278,6 +287,11 @@ class RepoIndex:
                     left -= need
             if left < 20:
                 break
+        # a method shown inside its class (a small type shown whole) is not shown twice
+        wholes = [s for s in chosen if "\n" in s.text.rstrip("\n")]
+        chosen = [s for s in chosen if not any(
+            o is not s and o.path == s.path and o.line < s.line
+            and (rest := s.text.split("\n", 1)[1]).strip() and rest in o.text for o in wholes)]
         chosen.sort(key=lambda s: (s.path, s.line))
         return chosen
 
