@@ -93,7 +93,8 @@ def apply(case: Case, s: Suggestion | None) -> str | None:
 
 def run_unit(case: Case) -> str | None:
     mode = choose_mode(case.prefix, case.suffix, case.setting)  # type: ignore[arg-type]
-    return apply(case, clean(case.raw, prefix=case.prefix, suffix=case.suffix, mode=mode))
+    return apply(case, clean(case.raw, prefix=case.prefix, suffix=case.suffix, mode=mode,
+                             language=case.language, blocks=case.setting != "never"))
 
 
 def run_streamed(case: Case, chunk: int) -> str | None:
@@ -102,12 +103,14 @@ def run_streamed(case: Case, chunk: int) -> str | None:
     acc = ""
     for i in range(0, len(case.raw), chunk):
         acc += case.raw[i : i + chunk]
-        stop = early_stop(acc, mode=mode, prefix=case.prefix, suffix=case.suffix)
+        stop = early_stop(acc, mode=mode, prefix=case.prefix, suffix=case.suffix,
+                          language=case.language, blocks=case.setting != "never")
         if stop is not None:
             assert 0 <= stop <= len(acc)
             acc = acc[:stop]
             break
-    return apply(case, clean(acc, prefix=case.prefix, suffix=case.suffix, mode=mode))
+    return apply(case, clean(acc, prefix=case.prefix, suffix=case.suffix, mode=mode,
+                             language=case.language, blocks=case.setting != "never"))
 
 
 def test_corpus_is_broad() -> None:
@@ -136,7 +139,10 @@ def test_golden_streaming_gives_the_same_answer(case: Case, chunk: int) -> None:
 # ----------------------------------------------------------------------------- end to end
 
 _EXT = {"python": "py", "typescript": "ts", "javascript": "js", "go": "go", "rust": "rs",
-        "c": "c", "java": "java"}
+        "c": "c", "java": "java", "cpp": "cpp", "csharp": "cs", "kotlin": "kt", "php": "php",
+        "ruby": "rb", "lua": "lua", "css": "css", "scss": "scss", "yaml": "yaml", "json": "json",
+        "shellscript": "sh", "markdown": "md", "julia": "jl", "fsharp": "fs", "sql": "sql",
+        "solidity": "sol", "vue": "vue", "swift": "swift", "typescriptreact": "tsx"}
 
 
 def _utf16_position(text: str, offset: int) -> lsp.Position:

@@ -15,6 +15,7 @@ from deepseek_fim_lsp.postprocess import (
     drop_suffix_tail,
     early_stop,
     is_useless,
+    open_brackets_before,
     reindent,
     resolve_cursor_line_overlap,
     trim_whitespace,
@@ -98,24 +99,31 @@ def test_multi_keeps_closing_line_when_suffix_does_not_close() -> None:
     assert stop is not None and text[:stop] == "\n  return 1;\n}"
 
 
-def test_multi_drops_closing_line_when_suffix_closes() -> None:
-    text = "\n  return 1;\n}\n"
-    stop = early_stop(text, mode="multi", prefix="function f() {", suffix="\n}\n")
-    assert stop is not None and text[:stop] == "\n  return 1;"
+def _shown(text: str, prefix: str, suffix: str, language: str = "") -> str | None:
+    """What is shown after streaming ``text`` with early stop (multi mode)."""
+    stop = early_stop(text, mode="multi", prefix=prefix, suffix=suffix, language=language)
+    assert stop is not None, "the stream must stop at the block's end"
+    s = clean(text[:stop], prefix=prefix, suffix=suffix, mode="multi", language=language)
+    return None if s is None else s.text
 
 
-def test_multi_drops_closing_line_when_block_goes_on_below() -> None:
-    text = "x();\n}\n"
-    stop = early_stop(text, mode="multi", prefix="if (a) {\n  ", suffix="\n  y();\n}\n")
-    assert stop is not None and text[:stop] == "x();"
+@pytest.mark.parametrize("language", ["", "javascript"])
+def test_multi_drops_closing_line_when_suffix_closes(language: str) -> None:
+    shown = _shown("\n  return 1;\n}\n", "function f() {", "\n}\n", language)
+    assert shown == "\n  return 1;"
 
 
-def test_multi_if_else_goes_on_when_the_block_ends_at_the_cursor() -> None:
+@pytest.mark.parametrize("language", ["", "javascript"])
+def test_multi_drops_closing_line_when_block_goes_on_below(language: str) -> None:
+    assert _shown("x();\n}\n", "if (a) {\n  ", "\n  y();\n}\n", language) == "x();"
+
+
+@pytest.mark.parametrize("language", ["", "javascript"])
+def test_multi_if_else_goes_on_when_the_block_ends_at_the_cursor(language: str) -> None:
     text = "\n  a();\n} else {\n  b();\n}\nnext();\n"
     for suffix, kept in (("", "\n  a();\n} else {\n  b();\n}"),
                          ("\n}\n", "\n  a();\n} else {\n  b();")):
-        stop = early_stop(text, mode="multi", prefix="if (x) {", suffix=suffix)
-        assert stop is not None and text[:stop] == kept
+        assert _shown(text, "if (x) {", suffix, language) == kept
     py = "\n    a()\nelse:\n    b()\nc()\n"
     stop = early_stop(py, mode="multi", prefix="if x:", suffix="\n\nprint(1)\n")
     assert stop is not None and py[:stop] == "\n    a()\nelse:\n    b()"
@@ -230,8 +238,12 @@ def test_clean_invariants(raw: str, after: str) -> None:
         assert 0 <= s.replace <= len(after)
         assert not s.text.endswith((" \n", "\n")), "no dangling line break"
         assert "\r" not in s.text
-        if mode == "single":
-            assert "\n" not in s.text.lstrip("\n")
+        if mode == "single" and "\n" in s.text.lstrip("\n"):
+            # one line, unless the suggestion's first line opens a block (the auto setting)
+            first = s.text.lstrip("\n").split("\n")[0]
+            assert first.rstrip().endswith(tuple("{([:")) or open_brackets_before(first) > 0
+            single = clean(raw, prefix=prefix, suffix=suffix, mode="single", blocks=False)
+            assert single is None or "\n" not in single.text.lstrip("\n")
 
 
 # ------------------------------------------------------------------------------ steps

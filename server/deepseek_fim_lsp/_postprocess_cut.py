@@ -7,6 +7,7 @@ each streamed chunk costs only its new lines.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from ._postprocess_text import (
@@ -16,7 +17,9 @@ from ._postprocess_text import (
     WORD,
     Cursor,
     indent_width,
+    is_closing_only,
     leading_ws,
+    opens_block,
 )
 
 Mode = Literal["single", "multi"]
@@ -25,13 +28,31 @@ _LOOP_MAX_BLOCK = 8
 _LONG_LINE = 12
 
 
-def single_cut(text: str, cur: Cursor, final: bool) -> int | None:
-    """End of the first line with content.
+_COMMENT = re.compile(r"^\s*(?://|#(?!\[)|--|/\*|\*|;)")
+_HEADING = re.compile(r"^#{1,6}\s")
+_TRIPLE = re.compile(r'"""|\'\'\'')
+_MARKDOWN = ("markdown", "mdx")
+_HEADER = re.compile(
+    r"^\s*(?:(?:public|private|protected|internal|static|final|abstract|override|async|virtual"
+    r"|export|func|fun|function|fn|def|class|interface|struct|enum|trait|namespace|impl)\b"
+    r"[^;,={}]*|[^;,={}]*\))$"
+)
+
+
+def single_cut(
+    text: str, cur: Cursor, final: bool, language: str = "", blocks: bool = True
+) -> int | None:
+    """End of the first line with content — or of the block, string or list it starts.
 
     A leading line break is kept (the suggestion starts on the next line) only when the rest
     of the cursor line is blank; otherwise it would split the line, so we stop right there.
     When the cursor sits before existing text at the start of a line, the line break after
     the content is kept so the existing text stays on its own line.
+
+    With ``blocks`` (the ``auto`` setting) and nothing but closers after the cursor, a first
+    line that opens a block goes on to the block's end (multi-line scan), an open triple-quoted
+    string to its closing quotes, a Markdown heading to the next heading, and a member of a
+    list-like construct (struct fields, match arms) to the construct's end.
     """
     line_start = 0
     may_break = cur.after.strip() == ""
@@ -41,10 +62,83 @@ def single_cut(text: str, cur: Cursor, final: bool) -> int | None:
         if nl < 0:
             return len(text) if final else None
         if text[line_start:nl].strip():
+            if blocks and is_closing_only(cur.after):
+                grown = _grow(text, cur, final, language, line_start, nl)
+                if grown != -1:
+                    return grown
             return nl + 1 if keep_break else nl
         if not may_break:
             return nl
         line_start = nl + 1
+
+
+def _growth(text: str, cur: Cursor, language: str, start: int, nl: int
+            ) -> tuple[str, Cursor | None, int]:
+    """What the first line (``text[start:nl]``) starts: ``(kind, scope, body)``.
+
+    Kinds: ``""`` (nothing: one line), ``"wait"`` (the next line decides), ``"string"``,
+    ``"heading"``, ``"list"`` and ``"block"`` (scanned from ``body`` with ``scope``).
+    """
+    first = text[start:nl].rstrip("\r")
+    full = cur.before + first if start == 0 else first
+    if _COMMENT.match(full):
+        return "", None, nl
+    if language == "python" and len(_TRIPLE.findall(full)) % 2 == 1:
+        return "string", None, nl
+    if language in _MARKDOWN and _HEADING.match(full):
+        return "heading", cur, nl
+    if opens_block(full, first):
+        return "block", cur.opened(first, start > 0), nl
+    if cur.in_list and cur.after.strip() == "":
+        return "list", cur, 0
+    if _HEADER.search(full):
+        # A declaration whose brace comes on the next line (Allman, PSR-12).
+        end = text.find("\n", nl + 1)
+        if end < 0:
+            return "wait", None, nl
+        if text[nl + 1 : end].strip() == "{":
+            return "block", cur.opened(first, start > 0), end
+    return "", None, nl
+
+
+def _grow(text: str, cur: Cursor, final: bool, language: str, start: int, nl: int) -> int | None:
+    """The end of what the first line (``text[start:nl]``) starts, or -1: it starts nothing."""
+    kind, scope, body = _growth(text, cur, language, start, nl)
+    if kind == "wait":
+        return -1 if final else None
+    if kind == "string":
+        return _string_end(text, nl, final)
+    if kind == "heading":
+        return _heading_end(text, cur, nl, final)
+    if scope is not None:
+        end = multi_cut(text[body:], scope, final)
+        return None if end is None else body + end
+    return -1
+
+
+def _string_end(text: str, nl: int, final: bool) -> int | None:
+    """The end of the line that closes the triple-quoted string opened on the first line."""
+    pos = nl + 1
+    while True:
+        end = text.find("\n", pos)
+        if end < 0:
+            return len(text) if final else None
+        if _TRIPLE.search(text, pos, end):
+            return end
+        pos = end + 1
+
+
+def _heading_end(text: str, cur: Cursor, nl: int, final: bool) -> int | None:
+    """A Markdown heading and the paragraph under it: up to the next heading."""
+    pos = nl + 1
+    while True:
+        end = text.find("\n", pos)
+        if end < 0:
+            break
+        if _HEADING.match(text, pos):
+            return multi_cut(text[: pos - 1], cur, True)
+        pos = end + 1
+    return multi_cut(text, cur, final)
 
 
 class Scan:
@@ -98,7 +192,7 @@ class Scan:
             if goes_on and cur.block_ends and width == cur.opener_w:
                 pass  # `} else {` right below the block the cursor opened: the if/else goes on
             elif CLOSING_LINE.match(stripped) and not REOPENS.search(stripped):
-                return start + len(raw) if cur.keep_closer else here
+                return start + len(raw)  # the clean-up decides whether the closer stays
             else:
                 return here
         # 3. The model starts writing the lines that follow the cursor.
@@ -157,7 +251,26 @@ def _loop_start(seq: list[str]) -> int | None:
     return None
 
 
-def cut(text: str, *, mode: Mode, prefix: str, suffix: str, final: bool = True) -> int | None:
+def scope_of(text: str, cur: Cursor, mode: Mode, language: str = "", blocks: bool = True
+             ) -> Cursor | None:
+    """The cursor whose block scope a cut of ``text`` refers to (None: a single line)."""
+    if mode == "multi":
+        return cur
+    if not blocks or not is_closing_only(cur.after):
+        return None
+    nl = text.find("\n")
+    start = 0
+    while nl >= 0 and not text[start:nl].strip() and cur.after.strip() == "":
+        start = nl + 1
+        nl = text.find("\n", start)
+    if nl < 0 or not text[start:nl].strip():
+        return None
+    kind, scope, _body = _growth(text, cur, language, start, nl)
+    return scope if kind in ("block", "list") else None
+
+
+def cut(text: str, *, mode: Mode, prefix: str, suffix: str, final: bool = True,
+        language: str = "", blocks: bool = True) -> int | None:
     """Index where the suggestion is complete, or None (keep everything / keep reading).
 
     With ``final=False`` only complete lines are judged, so a cut found while streaming is the
@@ -165,11 +278,12 @@ def cut(text: str, *, mode: Mode, prefix: str, suffix: str, final: bool = True) 
     """
     cur = Cursor.of(prefix, suffix)
     if mode == "single":
-        return single_cut(text, cur, final)
+        return single_cut(text, cur, final, language, blocks)
     return multi_cut(text, cur, final)
 
 
-def early_stop(text: str, *, mode: Mode, prefix: str, suffix: str) -> int | None:
+def early_stop(text: str, *, mode: Mode, prefix: str, suffix: str, language: str = "",
+               blocks: bool = True) -> int | None:
     """Called on the accumulated streamed text: where to stop, or None to keep reading.
 
     The scan is linear in the answer (a few comparisons per line, loops looked for in an
@@ -177,4 +291,5 @@ def early_stop(text: str, *, mode: Mode, prefix: str, suffix: str) -> int | None
     """
     if mode == "multi" and "\n" not in text:
         return None
-    return cut(text, mode=mode, prefix=prefix, suffix=suffix, final=False)
+    return cut(text, mode=mode, prefix=prefix, suffix=suffix, final=False, language=language,
+               blocks=blocks)

@@ -577,7 +577,9 @@ class Engine:
         self._problems.clear()
         self._blocked = None
         self._backoff.clear()
-        out = Fetched(tuple(items), tuple(through), mode == "single", usage, cost, later)
+        # A block that a single-line suggestion's first line opened is typed through whole.
+        single = mode == "single" and all("\n" not in x.text.lstrip("\r\n") for x in items)
+        out = Fetched(tuple(items), tuple(through), single, usage, cost, later)
         if items:  # an empty answer (or a timeout) is worth asking again
             self.cache.put(key, out)
             if later is not None:

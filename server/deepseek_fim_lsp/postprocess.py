@@ -44,7 +44,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ._postprocess_cut import Mode, cut, early_stop, multi_cut, single_cut
+from ._postprocess_blocks import closer_first, join_at_cursor, scope_closer, shift_to_cursor
+from ._postprocess_cut import Mode, cut, early_stop, multi_cut, scope_of, single_cut
 from ._postprocess_text import (
     CLOSERS,
     OPENERS,
@@ -60,7 +61,9 @@ from ._postprocess_text import (
     net_brackets,
     open_brackets_before,
     space_unit,
+    unmatched_closers,
 )
+from ._syntax_cut import choose
 
 MultilineSetting = Literal["auto", "always", "never"]
 
@@ -172,6 +175,20 @@ def _overlap(text: str, run: str) -> int:
     return 0
 
 
+def _reclosed(text: str, run: str) -> int:
+    """How many brackets of ``run`` a multi-line suggestion closes itself, in order.
+
+    ``printHello(|)`` + ``) {⏎  …⏎}`` closes the editor's ``)`` on its first line.
+    """
+    if "\n" not in text:
+        return 0
+    unmatched = unmatched_closers(text)
+    k = 0
+    while k < len(run) and k < len(unmatched) and run[k] == unmatched[k]:
+        k += 1
+    return k
+
+
 def _retyped(text: str, rest: str) -> int:
     """``len(rest)`` when the suggestion types the rest of the line again around its own text.
 
@@ -212,7 +229,7 @@ def resolve_cursor_line_overlap(
     run = closing_run(after)
     original = before + after
     while True:
-        options = [_overlap(text, run), _retyped(text, rest), 0]
+        options = [_overlap(text, run), _retyped(text, rest), _reclosed(text, run), 0]
         # the most balanced reading; on a tie, the one that replaces more
         best = min(options, key=lambda o: (_imbalance(before + text + after[o:], original), -o))
         still_open = open_brackets - excess_closers(after[best:])
@@ -289,14 +306,49 @@ def is_useless(
     return bool(suffix_lines) and new == list(suffix_lines[: len(new)])
 
 
-def clean(raw: str, *, prefix: str, suffix: str, mode: Mode) -> Suggestion | None:
-    """Raw model output → the suggestion to show, or None when nothing useful remains."""
+def clean(raw: str, *, prefix: str, suffix: str, mode: Mode, language: str = "",
+          blocks: bool = True) -> Suggestion | None:
+    """Raw model output → the suggestion to show, or None when nothing useful remains.
+
+    ``language`` (an LSP language id) lets tree-sitter judge the block's closing line;
+    ``blocks`` (the ``auto`` setting) lets a single-line suggestion whose first line opens a
+    block grow to the block's end.
+    """
     if not raw.strip():
         return None
     cur = Cursor.of(prefix, suffix)
-    end = (single_cut if mode == "single" else multi_cut)(raw, cur, True)
+    if mode == "single":
+        end = single_cut(raw, cur, True, language, blocks)
+    else:
+        end = multi_cut(raw, cur, True)
     text = raw if end is None else raw[:end]
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    scope = scope_of(text, cur, mode, language, blocks)
+    window = prefix[-6000:] + suffix[:3000]
+    unit, evidence = indent_evidence(window)
+    if evidence == 0 and cur.before.startswith("\t") and not cur.before.strip():
+        unit, evidence = "\t", 1  # a tab-indented cursor line is evidence enough
+    text = join_at_cursor(text, cur.before, unit)
+    closer = None if scope is None else scope_closer(text, scope)
+    if scope is None or closer is None:
+        return _finish(text, cur, prefix, suffix, unit, evidence)
+    body, closing = text[:closer], text[closer:]
+    keep = _finish(text, cur, prefix, suffix, unit, evidence, closing_kept=True)
+    drop = _finish(body, cur, prefix, suffix, unit, evidence)
+    options = [keep, drop]
+    if not closer_first(prefix, body, closing, suffix, scope):
+        options.reverse()
+    found = [o for o in options if o is not None]
+    if len(found) == 2:
+        judged = choose(prefix, suffix, [(o.text, o.replace) for o in found], language)
+        if judged is not None:
+            return found[judged]
+    return found[0] if found else None
+
+
+def _finish(text: str, cur: Cursor, prefix: str, suffix: str, unit: str, evidence: int,
+            *, closing_kept: bool = False) -> Suggestion | None:
+    """The clean-up steps after the cut, for one reading of where the suggestion ends."""
     real_after = cur.after.strip() != "" and not is_closing_only(cur.after)
     # Cursor before existing text at the start of a line, answer ends with a line break:
     # the answer is whole lines inserted above that text.
@@ -306,14 +358,17 @@ def clean(raw: str, *, prefix: str, suffix: str, mode: Mode) -> Suggestion | Non
         and re.search(r"\S[ \t]*\n[ \t]*$", text) is not None
     )
     text = trim_whitespace(text, keep_trailing_space=real_after and not line_break)
-    text = drop_suffix_tail(text, before=cur.before, suffix_lines=cur.suffix_lines)
+    if closing_kept and "\n" in text:
+        # The closing line is wanted: only lines before it may repeat the suffix.
+        nl = text.rfind("\n")
+        head = drop_suffix_tail(text[:nl], before=cur.before, suffix_lines=cur.suffix_lines)
+        text = head + text[nl:] if head.strip() or not cur.before.strip() else text
+    else:
+        text = drop_suffix_tail(text, before=cur.before, suffix_lines=cur.suffix_lines)
     if not text.strip():
         return None
-    window = prefix[-6000:] + suffix[:3000]
-    unit, evidence = indent_evidence(window)
-    if evidence == 0 and cur.before.startswith("\t") and not cur.before.strip():
-        unit, evidence = "\t", 1  # a tab-indented cursor line is evidence enough
     if evidence > 0:
+        text = shift_to_cursor(text, before=cur.before, unit=unit)
         text = reindent(text, before=cur.before, doc_unit=unit)
     if line_break:
         s = Suggestion(text + "\n" + cur.before)

@@ -1,0 +1,108 @@
+"""The shape of a multi-line suggestion: its closing line, the join at the cursor, its depth.
+
+Pure helpers for :func:`postprocess.clean`:
+
+- :func:`scope_closer` / :func:`closer_first` — the closing line the model wrote at the end of
+  the block: kept exactly when the rest of the document does not close that block itself
+  (bracket balance of the document; indentation and keywords for ``end``-languages). When a
+  grammar is installed, tree-sitter has the last word (``_syntax_cut.choose``).
+- :func:`join_at_cursor` — blanks the answer repeats at the join are not doubled.
+- :func:`shift_to_cursor` — an answer written at another depth than the cursor's is moved so
+  that its first line sits at the cursor and later lines keep their relative depth.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._postprocess_text import (
+    CLOSING_LINE,
+    REOPENS,
+    Cursor,
+    indent_width,
+    leading_ws,
+    net_brackets,
+    opens_block,
+    space_unit,
+)
+
+_CONTINUATION = re.compile(r"^(?:[.+\-*/%&|^?:,=<>]|and\b|or\b)")
+
+
+def scope_closer(text: str, scope: Cursor) -> int | None:
+    """Offset of the line break before the last line when that line closes the scope."""
+    nl = text.rstrip().rfind("\n")
+    if nl < 0:
+        return None
+    last = text[nl + 1 :]
+    stripped = last.strip()
+    if not CLOSING_LINE.match(stripped) or REOPENS.search(stripped):
+        return None
+    if indent_width(leading_ws(last)) >= scope.scope_w:
+        return None
+    return nl
+
+
+def closer_first(prefix: str, body: str, closer: str, suffix: str, scope: Cursor) -> bool:
+    """Heuristic: is the model's closing line wanted? Bracket balance of the whole document
+    first (a brace the document lacks is kept, one it has is not), else indentation."""
+    without = abs(net_brackets(prefix + body + suffix))
+    with_it = abs(net_brackets(prefix + body + closer + suffix))
+    if with_it != without:
+        return with_it < without
+    return scope.keep_closer
+
+
+def join_at_cursor(text: str, before: str, unit: str) -> str:
+    """Drop blanks at the start of the answer that the text before the cursor already has.
+
+    ``return |`` + `` this;`` → ``this;`` (``x = 1 |`` + ``  # c`` keeps one: two in all);
+    on an indented blank line a start of fewer blanks than one indentation unit is the join
+    repeated (``10 spaces|`` + `` x`` is not 11).
+    """
+    if not before or before[-1] not in " \t" or text[:1] not in (" ", "\t"):
+        return text
+    lead = leading_ws(text.split("\n", 1)[0])
+    if before.strip():
+        tail = before[len(before.rstrip(" \t")) :]
+        return text[min(len(tail), len(lead)) :]
+    if unit != "\t" and len(lead.replace("\t", unit)) < len(unit):
+        return text[len(lead) :]
+    return text
+
+
+def shift_to_cursor(text: str, *, before: str, unit: str) -> str:
+    """Move lines written in another frame so the first line sits at the cursor.
+
+    The model sometimes writes the first line flush with the cursor and the rest at the depth
+    it imagined for itself (body at twelve spaces under a first line meant for eight). The
+    frame is read off the block's closing line, or else the body is put one level under an
+    opening first line (at the first line's level otherwise).
+    """
+    lines = text.split("\n")
+    body = [i for i, ln in enumerate(lines) if i > 0 and ln.strip()]
+    if not body or unit == "\t":
+        return text
+    n = len(unit)
+    first = before + lines[0]
+    base = indent_width(leading_ws(first))
+    widths = {i: indent_width(leading_ws(lines[i])) for i in body}
+    lowest = min(widths.values())
+    opens = opens_block(first)
+    last = lines[body[-1]].strip()
+    shift = 0
+    if opens and len(body) > 1 and CLOSING_LINE.match(last) and not REOPENS.search(last):
+        closer_w = widths[body[-1]]
+        if closer_w > base and all(w > closer_w for i, w in widths.items() if i != body[-1]):
+            shift = closer_w - base
+    elif lowest > base + 2 * n and not any(
+        _CONTINUATION.match(lines[i].strip()) for i in body
+    ):
+        step = space_unit([w - lowest for w in widths.values() if w > lowest]) or 4
+        shift = lowest - (base + step if opens else base)
+    if shift <= 0:
+        return text
+    for i in body:
+        ws = leading_ws(lines[i])
+        lines[i] = " " * max(0, widths[i] - shift) + lines[i][len(ws) :]
+    return "\n".join(lines)
