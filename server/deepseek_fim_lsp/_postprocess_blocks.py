@@ -50,6 +50,9 @@ def closer_first(prefix: str, body: str, closer: str, suffix: str, scope: Cursor
     with_it = abs(net_brackets(prefix + body + closer + suffix))
     if with_it != without:
         return with_it < without
+    if scope.block_ends and CLOSING_LINE.match(scope.next_line):
+        # The document's next line closes a block: this one only if it is as deep.
+        return scope.next_w < indent_width(leading_ws(closer.lstrip("\n")))
     return scope.keep_closer
 
 

@@ -14,6 +14,7 @@ from ._postprocess_text import (
     CLOSING_LINE,
     GOES_ON,
     REOPENS,
+    TRIPLE,
     WORD,
     Cursor,
     indent_width,
@@ -30,7 +31,6 @@ _LONG_LINE = 12
 
 _COMMENT = re.compile(r"^\s*(?://|#(?!\[)|--|/\*|\*|;)")
 _HEADING = re.compile(r"^#{1,6}\s")
-_TRIPLE = re.compile(r'"""|\'\'\'')
 _MARKDOWN = ("markdown", "mdx")
 _HEADER = re.compile(
     r"^\s*(?:(?:public|private|protected|internal|static|final|abstract|override|async|virtual"
@@ -83,7 +83,7 @@ def _growth(text: str, cur: Cursor, language: str, start: int, nl: int
     full = cur.before + first if start == 0 else first
     if _COMMENT.match(full):
         return "", None, nl
-    if language == "python" and len(_TRIPLE.findall(full)) % 2 == 1:
+    if language == "python" and len(TRIPLE.findall(full)) % 2 == 1:
         return "string", None, nl
     if language in _MARKDOWN and _HEADING.match(full):
         return "heading", cur, nl
@@ -116,14 +116,22 @@ def _grow(text: str, cur: Cursor, final: bool, language: str, start: int, nl: in
     return -1
 
 
+def multi_end(text: str, cur: Cursor, final: bool, language: str = "") -> int | None:
+    """Multi mode: the block scan — or, inside an open Python docstring, its closing line."""
+    if language == "python" and cur.in_triple:
+        return _string_end(text, -1, final)
+    return multi_cut(text, cur, final)
+
+
 def _string_end(text: str, nl: int, final: bool) -> int | None:
-    """The end of the line that closes the triple-quoted string opened on the first line."""
+    """The end of the line that closes the triple-quoted string opened on the first line
+    (which ends at ``nl``)."""
     pos = nl + 1
     while True:
         end = text.find("\n", pos)
         if end < 0:
             return len(text) if final else None
-        if _TRIPLE.search(text, pos, end):
+        if TRIPLE.search(text, pos, end):
             return end
         pos = end + 1
 
@@ -255,7 +263,7 @@ def scope_of(text: str, cur: Cursor, mode: Mode, language: str = "", blocks: boo
              ) -> Cursor | None:
     """The cursor whose block scope a cut of ``text`` refers to (None: a single line)."""
     if mode == "multi":
-        return cur
+        return None if language == "python" and cur.in_triple else cur
     if not blocks or not is_closing_only(cur.after):
         return None
     nl = text.find("\n")
@@ -279,7 +287,7 @@ def cut(text: str, *, mode: Mode, prefix: str, suffix: str, final: bool = True,
     cur = Cursor.of(prefix, suffix)
     if mode == "single":
         return single_cut(text, cur, final, language, blocks)
-    return multi_cut(text, cur, final)
+    return multi_end(text, cur, final, language)
 
 
 def early_stop(text: str, *, mode: Mode, prefix: str, suffix: str, language: str = "",

@@ -27,6 +27,7 @@ REOPENS = re.compile(r"(?:[{(\[:]|\bdo|\bthen|\belse)\s*$")
 GOES_ON = re.compile(r"^(?:[)\]}]\s*)?(?:else|elif|elsif|except|finally|catch|rescue|ensure)\b")
 WORD = re.compile(r"\w")
 _BRACKETS = re.compile(r"[^()\[\]{}]+")
+TRIPLE = re.compile(r'"""|\'\'\'')
 _CONTEXT_LINES = 8
 _SUFFIX_LINES = 3
 
@@ -82,6 +83,7 @@ class Cursor:
     next_w: int = -1  # indentation width of the first non-blank line after the cursor line
     next_line: str = ""  # that line, stripped
     in_list: bool = False  # the cursor line is a member of a list-like construct (fields, arms)
+    in_triple: bool = False  # the prefix leaves a triple-quoted string open (Python)
 
     def opened(self, line: str, new_line: bool = False) -> Cursor:
         """The cursor as if ``line`` (the suggestion's first line; on a line of its own
@@ -132,10 +134,8 @@ class Cursor:
         ]
         in_list = False
         if before.strip() and not opener and after.strip() == "":
-            enclosing = next(
-                (ln for ln in reversed(earlier) if indent_width(leading_ws(ln)) < base), ""
-            )
             member = _MEMBER_START.match(before.strip()) is not None
+            enclosing = _enclosing(earlier, base, member)
             in_list = bool(enclosing) and (
                 _LIST_OPENER.search(enclosing.strip()) is not None
                 or (member and _opens_block(enclosing))
@@ -153,7 +153,22 @@ class Cursor:
             next_w=first_w,
             next_line=first_line,
             in_list=in_list,
+            in_triple=len(TRIPLE.findall(prefix)) % 2 == 1,
         )
+
+
+def _enclosing(earlier: list[str], base: int, member: bool) -> str:
+    """The line that opens the construct the cursor line sits in: the nearest one above with
+    less indentation (above a lone ``{``); for a member line (``| x ->``, ``case``), the
+    nearest non-member line at its depth or less."""
+    for k in range(len(earlier) - 1, -1, -1):
+        ln = earlier[k]
+        w = indent_width(leading_ws(ln))
+        if w < base or (member and w <= base and not _MEMBER_START.match(ln.strip())):
+            if ln.strip() == "{" and k > 0:
+                return earlier[k - 1].rstrip() + " {"  # Allman style
+            return ln
+    return ""
 
 
 @functools.lru_cache(maxsize=16)

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ._postprocess_blocks import closer_first, join_at_cursor, scope_closer, shift_to_cursor
-from ._postprocess_cut import Mode, cut, early_stop, multi_cut, scope_of, single_cut
+from ._postprocess_cut import Mode, cut, early_stop, multi_end, scope_of, single_cut
 from ._postprocess_text import (
     CLOSERS,
     OPENERS,
@@ -320,7 +320,7 @@ def clean(raw: str, *, prefix: str, suffix: str, mode: Mode, language: str = "",
     if mode == "single":
         end = single_cut(raw, cur, True, language, blocks)
     else:
-        end = multi_cut(raw, cur, True)
+        end = multi_end(raw, cur, True, language)
     text = raw if end is None else raw[:end]
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     scope = scope_of(text, cur, mode, language, blocks)
