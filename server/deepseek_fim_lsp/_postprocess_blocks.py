@@ -43,11 +43,13 @@ def scope_closer(text: str, scope: Cursor) -> int | None:
     return nl
 
 
-def closer_first(prefix: str, body: str, closer: str, suffix: str, scope: Cursor) -> bool:
-    """Heuristic: is the model's closing line wanted? Bracket balance of the whole document
-    first (a brace the document lacks is kept, one it has is not), else indentation."""
-    without = abs(net_brackets(prefix + body + suffix))
-    with_it = abs(net_brackets(prefix + body + closer + suffix))
+def closer_first(prefix: str, suffix: str, keep: tuple[str, int], drop: tuple[str, int],
+                 closer: str, scope: Cursor) -> bool:
+    """Heuristic: is the model's closing line wanted? ``keep``/``drop``: the suggestion
+    ``(text, replace)`` with and without it. Bracket balance of the whole document first (a
+    brace the document lacks is kept, one it has is not), else indentation."""
+    with_it = abs(net_brackets(prefix + keep[0] + suffix[keep[1] :]))
+    without = abs(net_brackets(prefix + drop[0] + suffix[drop[1] :]))
     if with_it != without:
         return with_it < without
     if scope.block_ends and CLOSING_LINE.match(scope.next_line):
@@ -69,7 +71,7 @@ def join_at_cursor(text: str, before: str, unit: str) -> str:
     if before.strip():
         tail = before[len(before.rstrip(" \t")) :]
         return text[min(len(tail), len(lead)) :]
-    if unit != "\t" and len(lead.replace("\t", unit)) < len(unit):
+    if len(lead.replace("\t", "    ")) < (4 if unit == "\t" else len(unit)):
         return text[len(lead) :]
     return text
 

@@ -199,6 +199,8 @@ class Scan:
             goes_on = GOES_ON.match(stripped) is not None and REOPENS.search(stripped)
             if goes_on and cur.block_ends and width == cur.opener_w:
                 pass  # `} else {` right below the block the cursor opened: the if/else goes on
+            elif i == 1 and stripped == "{" and width == indent_width(leading_ws(cur.before)):
+                pass  # an Allman brace under the cursor line: the block comes
             elif CLOSING_LINE.match(stripped) and not REOPENS.search(stripped):
                 return start + len(raw)  # the clean-up decides whether the closer stays
             else:

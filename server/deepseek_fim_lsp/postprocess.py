@@ -335,15 +335,14 @@ def clean(raw: str, *, prefix: str, suffix: str, mode: Mode, language: str = "",
     body, closing = text[:closer], text[closer:]
     keep = _finish(text, cur, prefix, suffix, unit, evidence, closing_kept=True)
     drop = _finish(body, cur, prefix, suffix, unit, evidence)
-    options = [keep, drop]
-    if not closer_first(prefix, body, closing, suffix, scope):
-        options.reverse()
-    found = [o for o in options if o is not None]
-    if len(found) == 2:
-        judged = choose(prefix, suffix, [(o.text, o.replace) for o in found], language)
-        if judged is not None:
-            return found[judged]
-    return found[0] if found else None
+    if keep is None or drop is None:
+        return keep or drop
+    found = [keep, drop]
+    if not closer_first(prefix, suffix, (keep.text, keep.replace), (drop.text, drop.replace),
+                        closing, scope):
+        found.reverse()
+    judged = choose(prefix, suffix, [(o.text, o.replace) for o in found], language)
+    return found[0 if judged is None else judged]
 
 
 def _finish(text: str, cur: Cursor, prefix: str, suffix: str, unit: str, evidence: int,
