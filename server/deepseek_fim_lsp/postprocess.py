@@ -48,6 +48,7 @@ from ._postprocess_blocks import closer_first, join_at_cursor, scope_closer, shi
 from ._postprocess_cut import Mode, cut, early_stop, multi_end, scope_of, single_cut
 from ._postprocess_text import (
     CLOSERS,
+    CLOSING_LINE,
     OPENERS,
     WORD,
     Cursor,
@@ -56,6 +57,7 @@ from ._postprocess_text import (
     doc_crlf,
     excess_closers,
     indent_evidence,
+    indent_width,
     is_closing_only,
     leading_ws,
     net_brackets,
@@ -135,8 +137,14 @@ def trim_whitespace(text: str, *, keep_trailing_space: bool = False) -> str:
     return "\n".join(lines)
 
 
-def drop_suffix_tail(text: str, *, before: str, suffix_lines: tuple[str, ...]) -> str:
-    """Drop lines at the end of ``text`` that equal the first non-blank lines after the cursor."""
+def drop_suffix_tail(
+    text: str, *, before: str, suffix_lines: tuple[str, ...], next_w: int = -1
+) -> str:
+    """Drop lines at the end of ``text`` that equal the first non-blank lines after the cursor.
+
+    A closing line (``}``, ``end``) at another depth than the document's next line (``next_w``
+    when known) closes another block: not a copy.
+    """
     lines = text.split("\n")
     full = [(before + lines[0]).strip()] + [ln.strip() for ln in lines[1:]]
     idx = [i for i, ln in enumerate(full) if ln]
@@ -144,10 +152,19 @@ def drop_suffix_tail(text: str, *, before: str, suffix_lines: tuple[str, ...]) -
         idx = [i for i in idx if i > 0]  # never drop part of the cursor line
     for k in range(min(len(idx), len(suffix_lines)), 0, -1):
         tail = [full[i] for i in idx[-k:]]
+        if _other_closer(lines, idx[-k], suffix_lines, next_w):
+            continue
         if tail == list(suffix_lines[:k]):
             first = idx[-k]
             return "\n".join(lines[:first]).rstrip() if first > 0 else ""
     return text
+
+
+def _other_closer(lines: list[str], i: int, suffix_lines: tuple[str, ...], next_w: int) -> bool:
+    """Line ``i`` closes a block at another depth than the document's next line."""
+    if i == 0 or next_w < 0 or not suffix_lines or not CLOSING_LINE.match(suffix_lines[0]):
+        return False
+    return indent_width(leading_ws(lines[i])) != next_w
 
 
 def _imbalance(line: str, original: str) -> int:
@@ -288,6 +305,7 @@ def is_useless(
     after: str,
     context: tuple[str, ...],
     suffix_lines: tuple[str, ...],
+    next_w: int = -1,
 ) -> bool:
     """Nothing to insert, or only what is already there (the previous line, the suffix)."""
     if not s.text.strip() or s.text == after[: s.replace]:
@@ -303,6 +321,9 @@ def is_useless(
         previous = context[-1].strip() if context else ""
     if WORD.search(previous) and all(ln == previous for ln in new):
         return True  # (a lone `}` after a `}` closes the next block out: not a copy)
+    first = next((i for i, ln in enumerate(lines) if i > 0 and ln.strip()), 0)
+    if _other_closer(lines, first, suffix_lines, next_w):
+        return False
     return bool(suffix_lines) and new == list(suffix_lines[: len(new)])
 
 
@@ -360,10 +381,12 @@ def _finish(text: str, cur: Cursor, prefix: str, suffix: str, unit: str, evidenc
     if closing_kept and "\n" in text:
         # The closing line is wanted: only lines before it may repeat the suffix.
         nl = text.rfind("\n")
-        head = drop_suffix_tail(text[:nl], before=cur.before, suffix_lines=cur.suffix_lines)
+        head = drop_suffix_tail(text[:nl], before=cur.before, suffix_lines=cur.suffix_lines,
+                                next_w=cur.next_w)
         text = head + text[nl:] if head.strip() or not cur.before.strip() else text
     else:
-        text = drop_suffix_tail(text, before=cur.before, suffix_lines=cur.suffix_lines)
+        text = drop_suffix_tail(text, before=cur.before, suffix_lines=cur.suffix_lines,
+                                next_w=cur.next_w)
     if not text.strip():
         return None
     if evidence > 0:
@@ -380,9 +403,8 @@ def _finish(text: str, cur: Cursor, prefix: str, suffix: str, unit: str, evidenc
             if closer and cur.after.lstrip().startswith(closer):
                 # `{|}` + a body: put the existing closer on its own line.
                 s = Suggestion(s.text + "\n" + leading_ws(cur.before))
-    useless = is_useless(
-        s, before=cur.before, after=cur.after, context=cur.context, suffix_lines=cur.suffix_lines
-    )
+    useless = is_useless(s, before=cur.before, after=cur.after, context=cur.context,
+                         suffix_lines=cur.suffix_lines, next_w=cur.next_w)
     if useless:
         return None
     if doc_crlf(prefix, suffix):
