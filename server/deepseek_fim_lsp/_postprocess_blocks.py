@@ -22,10 +22,10 @@ from ._postprocess_text import (
     indent_width,
     leading_ws,
     net_brackets,
-    opens_block,
     space_unit,
 )
 
+_OPENS = re.compile(r"(?:[{:]|=>|->|\bdo|\bthen|\bbegin|\bwith)$")
 _CONTINUATION = re.compile(r"^(?:[.+\-*/%&|^?:,=<>]|and\b|or\b)")
 
 
@@ -80,34 +80,41 @@ def shift_to_cursor(text: str, *, before: str, unit: str) -> str:
     """Move lines written in another frame so the first line sits at the cursor.
 
     The model sometimes writes the first line flush with the cursor and the rest at the depth
-    it imagined for itself (body at twelve spaces under a first line meant for eight). The
-    frame is read off the block's closing line, or else the body is put one level under an
-    opening first line (at the first line's level otherwise).
+    it imagined for itself (body at twelve spaces under a first line meant for eight, or at
+    two under a first line meant for zero). Its frame is read off the lines that come back to
+    the first line's depth (a closing ``}``, a Python dedent, an Allman ``{``); without them,
+    the body sits one level under an opening first line, and a statement's next lines at its
+    depth.
     """
     lines = text.split("\n")
     body = [i for i, ln in enumerate(lines) if i > 0 and ln.strip()]
     if not body or unit == "\t":
         return text
-    n = len(unit)
     first = before + lines[0]
     base = indent_width(leading_ws(first))
     widths = {i: indent_width(leading_ws(lines[i])) for i in body}
     lowest = min(widths.values())
-    opens = opens_block(first)
-    last = lines[body[-1]].strip()
-    shift = 0
-    if opens and len(body) > 1 and CLOSING_LINE.match(last) and not REOPENS.search(last):
-        closer_w = widths[body[-1]]
-        if closer_w > base and all(w > closer_w for i, w in widths.items() if i != body[-1]):
-            shift = closer_w - base
-    elif lowest > base + 2 * n and not any(
+    start = widths[body[0]]
+    if lines[body[0]].strip() == "{":
+        frame = start  # Allman: the brace sits where the header does
+    elif _OPENS.search(first.rstrip()):
+        step = space_unit([w - lowest for w in widths.values() if w > lowest])
+        if start > lowest:
+            frame = lowest
+        elif lowest > base + 8 or (lowest <= base and lowest >= 2):
+            frame = lowest - (step or (4 if lowest % 4 == 0 else 2))
+        else:
+            return text
+    elif lowest > base + max(len(unit), 4) and not any(
         _CONTINUATION.match(lines[i].strip()) for i in body
     ):
-        step = space_unit([w - lowest for w in widths.values() if w > lowest]) or 4
-        shift = lowest - (base + step if opens else base)
-    if shift <= 0:
+        frame = lowest
+    else:
+        return text
+    shift = frame - base
+    if shift == 0 or any(w - shift < 0 for w in widths.values()):
         return text
     for i in body:
         ws = leading_ws(lines[i])
-        lines[i] = " " * max(0, widths[i] - shift) + lines[i][len(ws) :]
+        lines[i] = " " * (widths[i] - shift) + lines[i][len(ws) :]
     return "\n".join(lines)

@@ -25,6 +25,7 @@ from ._postprocess_text import (
 
 Mode = Literal["single", "multi"]
 
+_FRAME_OPENER = re.compile(r"(?:[{:]|=>|->|\bdo|\bthen|\bbegin|\bwith)$")
 _LOOP_MAX_BLOCK = 8
 _LONG_LINE = 12
 
@@ -165,6 +166,8 @@ class Scan:
         self.seq: list[str] = list(cur.context)  # recent non-blank full lines, for loops
         self.seq_cut: list[int] = [-1] * len(self.seq)  # cut before that line (-1: prefix)
         self.pending: int | None = None  # cut before a short copy of the first suffix line
+        self.opens = -1  # indentation of the block-opening first line, until its body starts
+        self.delta = 0  # added to widths: the model wrote the body in a shallower frame
 
     def run(self, text: str, final: bool) -> int | None:
         """Scan the complete lines not seen yet (and the last one too when ``final``)."""
@@ -188,13 +191,23 @@ class Scan:
         if not stripped:
             return None
         here = 0 if i == 0 else start - 1
+        width = indent_width(leading_ws(line))
+        if i == 0:
+            if _FRAME_OPENER.search(stripped):
+                self.opens = indent_width(leading_ws(full_line))
+        elif self.opens >= 0:
+            # The first body line: at or left of its opener, it is in the model's own frame.
+            if width <= self.opens and not CLOSING_LINE.match(stripped):
+                step = 4 if width % 4 == 0 and width else 2
+                self.delta = self.opens - (width - step) if width >= step else self.opens
+            self.opens = -1
+        width += self.delta
         # 1. A short copy of the first line after the cursor, now followed by the second.
         if self.pending is not None:
             pending, self.pending = self.pending, None
             if stripped == cur.suffix_lines[1]:
                 return pending
         # 2. Leaving the block scope (only real lines after the cursor line count).
-        width = indent_width(leading_ws(line))
         if i > 0 and width < cur.scope_w:
             goes_on = GOES_ON.match(stripped) is not None and REOPENS.search(stripped)
             if goes_on and cur.block_ends and width == cur.opener_w:

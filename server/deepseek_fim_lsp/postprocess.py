@@ -349,6 +349,11 @@ def clean(raw: str, *, prefix: str, suffix: str, mode: Mode, language: str = "",
     unit, evidence = indent_evidence(window)
     if evidence == 0 and cur.before.startswith("\t") and not cur.before.strip():
         unit, evidence = "\t", 1  # a tab-indented cursor line is evidence enough
+    elif evidence == 0 and cur.before and not cur.before.strip(" "):
+        # A blank cursor line one step under the line above tells the step.
+        above = indent_width(leading_ws(cur.context[-1])) if cur.context else 0
+        if len(cur.before) - above in (2, 4, 8):
+            unit, evidence = " " * (len(cur.before) - above), 1
     text = join_at_cursor(text, cur.before, unit)
     closer = None if scope is None else scope_closer(text, scope)
     if scope is None or closer is None:
@@ -389,8 +394,8 @@ def _finish(text: str, cur: Cursor, prefix: str, suffix: str, unit: str, evidenc
                                 next_w=cur.next_w)
     if not text.strip():
         return None
+    text = shift_to_cursor(text, before=cur.before, unit=unit)
     if evidence > 0:
-        text = shift_to_cursor(text, before=cur.before, unit=unit)
         text = reindent(text, before=cur.before, doc_unit=unit)
     if line_break:
         s = Suggestion(text + "\n" + cur.before)
