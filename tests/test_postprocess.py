@@ -133,9 +133,16 @@ def test_multi_else_stops_when_the_block_goes_on_below() -> None:
     text = "\n  a();\n} else {\n  b();\n}\n"
     stop = early_stop(text, mode="multi", prefix="if (x) {", suffix="\n  c();\n}\n")
     assert stop is not None and text[:stop] == "\n  a();"
-    text = "a();\n} else {\n  b();\n}\n"  # cursor inside the block: never leave it
-    stop = early_stop(text, mode="multi", prefix="if (x) {\n  ", suffix="\n")
-    assert stop is not None and text[:stop] == "a();"
+    text = "a();\n} else {\n  b();\n}\n"  # cursor inside the block, the document goes on
+    assert _shown(text, "if (x) {\n  ", "\n  c();\n}\n") == "a();"
+
+
+def test_multi_else_from_inside_the_block_when_the_document_ends() -> None:
+    """Class 9: the statement goes on through its last branch (the file does not close it)."""
+    text = "a();\n} else {\n  b();\n}\nnext();\n"
+    assert _shown(text, "if (x) {\n  ", "\n") == "a();\n} else {\n  b();\n}"
+    # the document closes the if itself: its } stays the document's
+    assert _shown(text, "if (x) {\n  ", "\n}\n") == "a();\n} else {\n  b();"
 
 
 def test_multi_stops_when_model_writes_the_suffix() -> None:

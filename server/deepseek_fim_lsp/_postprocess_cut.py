@@ -82,12 +82,12 @@ def _growth(text: str, cur: Cursor, language: str, start: int, nl: int
     """
     first = text[start:nl].rstrip("\r")
     full = cur.before + first if start == 0 else first
+    if language in _MARKDOWN:
+        return ("heading", cur, nl) if _HEADING.match(full) else ("", None, nl)
     if _COMMENT.match(full):
         return "", None, nl
     if language == "python" and len(TRIPLE.findall(full)) % 2 == 1:
         return "string", None, nl
-    if language in _MARKDOWN and _HEADING.match(full):
-        return "heading", cur, nl
     if opens_block(full, first):
         return "block", cur.opened(first, start > 0), nl
     if cur.in_list and cur.after.strip() == "":
@@ -144,8 +144,9 @@ def _heading_end(text: str, cur: Cursor, nl: int, final: bool) -> int | None:
         end = text.find("\n", pos)
         if end < 0:
             break
-        if _HEADING.match(text, pos):
-            return multi_cut(text[: pos - 1], cur, True)
+        if _HEADING.match(text[pos:end]):
+            inner = multi_cut(text[: pos - 1], cur, True)
+            return pos - 1 if inner is None else inner
         pos = end + 1
     return multi_cut(text, cur, final)
 
@@ -167,6 +168,9 @@ class Scan:
         self.seq_cut: list[int] = [-1] * len(self.seq)  # cut before that line (-1: prefix)
         self.pending: int | None = None  # cut before a short copy of the first suffix line
         self.opens = -1  # indentation of the block-opening first line, until its body starts
+        self.scope_w = cur.scope_w  # lines narrower than this leave the scope
+        # where a lone `{` may follow (Allman style): under the line that opened the block
+        self.brace_w = indent_width(leading_ws(cur.before))
         self.delta = 0  # added to widths: the model wrote the body in a shallower frame
 
     def run(self, text: str, final: bool) -> int | None:
@@ -208,12 +212,15 @@ class Scan:
             if stripped == cur.suffix_lines[1]:
                 return pending
         # 2. Leaving the block scope (only real lines after the cursor line count).
-        if i > 0 and width < cur.scope_w:
-            goes_on = GOES_ON.match(stripped) is not None and REOPENS.search(stripped)
-            if goes_on and cur.block_ends and width == cur.opener_w:
-                pass  # `} else {` right below the block the cursor opened: the if/else goes on
-            elif i == 1 and stripped == "{" and width == indent_width(leading_ws(cur.before)):
-                pass  # an Allman brace under the cursor line: the block comes
+        brace_w = self.brace_w
+        if i > 0:
+            self.brace_w = -1
+        if i > 0 and width < self.scope_w:
+            if stripped == "{" and width == brace_w:
+                pass  # an Allman brace under the line that opened the block: it comes
+            elif GOES_ON.match(stripped) and self._goes_on(width):
+                # `} else {`, `elif …:`, `catch`: the statement the block belongs to goes on
+                self.scope_w, self.brace_w = width + 1, width
             elif CLOSING_LINE.match(stripped) and not REOPENS.search(stripped):
                 return start + len(raw)  # the clean-up decides whether the closer stays
             else:
@@ -234,6 +241,17 @@ class Scan:
         if first is not None:
             return next((c for c in self.seq_cut[first:] if c >= 0), None)
         return None
+
+    def _goes_on(self, width: int) -> bool:
+        """A continuation line at ``width`` carries the statement on (the document has
+        nothing more inside the block): right below the block the cursor line opened, or —
+        with the cursor inside the block — at least as deep as the document's next line."""
+        cur = self.cur
+        if not cur.block_ends:
+            return False
+        if cur.opener_w >= 0:
+            return width == cur.opener_w
+        return width >= cur.next_w
 
 
 # Scans paused at the end of the text they last saw, so each streamed chunk only costs the
