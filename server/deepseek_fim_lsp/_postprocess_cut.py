@@ -169,6 +169,8 @@ class Scan:
         self.pending: int | None = None  # cut before a short copy of the first suffix line
         self.opens = -1  # indentation of the block-opening first line, until its body starts
         self.scope_w = cur.scope_w  # lines narrower than this leave the scope
+        self.closed: tuple[int, int] | None = None  # (cut after, width) of a closing line
+        self.allman = any(ln.strip() == "{" for ln in cur.context)  # braces on their own line
         # where a lone `{` may follow (Allman style): under the line that opened the block
         self.brace_w = indent_width(leading_ws(cur.before))
         self.delta = 0  # added to widths: the model wrote the body in a shallower frame
@@ -180,6 +182,8 @@ class Scan:
             if nl < 0:
                 if final:
                     self.result = self._line(self.pos, text[self.pos :])
+                    if self.result is None and self.closed is not None:
+                        self.result = self.closed[0]
                 return self.result
             self.result = self._line(self.pos, text[self.pos : nl])
             self.pos = nl + 1
@@ -195,6 +199,11 @@ class Scan:
         if not stripped:
             return None
         here = 0 if i == 0 else start - 1
+        if self.closed is not None:
+            closed, self.closed = self.closed, None
+            w = indent_width(leading_ws(line)) + self.delta
+            if not (w == closed[1] and GOES_ON.match(stripped) and self._goes_on(w)):
+                return closed[0]
         width = indent_width(leading_ws(line))
         if i == 0:
             if _FRAME_OPENER.search(stripped):
@@ -217,12 +226,17 @@ class Scan:
             self.brace_w = -1
         if i > 0 and width < self.scope_w:
             if stripped == "{" and width == brace_w:
-                pass  # an Allman brace under the line that opened the block: it comes
+                self.allman = True  # an Allman brace under the line that opened the block
             elif GOES_ON.match(stripped) and self._goes_on(width):
                 # `} else {`, `elif …:`, `catch`: the statement the block belongs to goes on
                 self.scope_w, self.brace_w = width + 1, width
             elif CLOSING_LINE.match(stripped) and not REOPENS.search(stripped):
-                return start + len(raw)  # the clean-up decides whether the closer stays
+                # The clean-up decides whether the closer stays; an Allman `catch`/`else`
+                # may follow on the next line, so wait for it when the statement could go on.
+                if not (self.allman and cur.block_ends) or GOES_ON.match(stripped):
+                    return start + len(raw)
+                self.closed = (start + len(raw), width)
+                return None
             else:
                 return here
         # 3. The model starts writing the lines that follow the cursor.
