@@ -32,6 +32,7 @@ class Case:
     suffix: str
     raw: str
     expected: str | None  # None: no suggestion must be shown
+    shape: int = 0  # the issue-14 class of shape the case is about (1..9), 0: none
 
     @property
     def document(self) -> str:
@@ -76,6 +77,7 @@ def load_case(path: Path) -> Case:
         suffix=suffix,
         raw=raw,
         expected=expected,
+        shape=int(header.get("class", "0")),
     )
 
 
@@ -123,6 +125,16 @@ def test_corpus_is_broad() -> None:
         assert by_language.get(family, 0) >= 5, (family, by_language)
     assert sum(1 for c in CASES if c.expected is None) >= 5
     assert any("\r\n" in c.prefix + c.suffix for c in CASES)
+
+
+def test_corpus_covers_every_shape() -> None:
+    """Issue 14: at least 150 cases in at least 10 languages, at least 5 per class of shape."""
+    assert len(CASES) >= 150
+    assert len({c.language for c in CASES}) >= 10
+    for shape in range(1, 10):
+        of_shape = [c for c in CASES if c.shape == shape]
+        assert len(of_shape) >= 5, (shape, len(of_shape))
+        assert len({c.language for c in of_shape}) >= 3, shape
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -232,6 +232,69 @@ def test_streaming_never_changes_the_answer(
     assert streamed == whole
 
 
+_SHAPE_LINES = [
+    " {", "{", "    a()", "        b();", "} else {", "  } else {", "    } catch (e) {", "    }",
+    "}", "  }", "elif x:", "    else:", "end", "  end", '"""', '    """', "## Next", "text",
+    "    | 2 -> x", "\tField int", "", "func g() {", "catch (Exception e)", "    {",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    lines=st.lists(st.sampled_from(_SHAPE_LINES), max_size=14),
+    chunk=st.integers(min_value=1, max_value=9),
+    doc=st.sampled_from([
+        ("func area() float64", "\n\nfunc main() {}\n", "go"),
+        ("  if (x)", "\n}\n", "javascript"),
+        ("def f(x)", "\n", "python"),
+        ("function f() {\n  if (x) {\n    ", "", "javascript"),
+        ("class A\n{\n    void F()\n    {\n        try\n        {\n            ", "\n    }\n}",
+         "csharp"),
+        ('def f():\n    """', "\n", "python"),
+        ('def f():\n    """Doc.\n\n    ', "", "python"),
+        ("# T\n\n## ", "\n", "markdown"),
+        ("type A struct {\n\tX int", "\n}\n", "go"),
+        ("match n with\n| 1 -> a", "\n", "fsharp"),
+        ("f(", ")", "typescript"),
+    ]),
+    setting=st.sampled_from(["auto", "never", "always"]),
+)
+def test_streaming_never_changes_the_shaped_answer(
+    lines: list[str], chunk: int, doc: tuple[str, str, str], setting: str
+) -> None:
+    """Blocks grown from the first line, continuations, docstrings, headings: early stop on
+    the stream gives what the whole answer gives."""
+    prefix, suffix, language = doc
+    mode = choose_mode(prefix, suffix, setting)  # type: ignore[arg-type]
+    kw = {"mode": mode, "prefix": prefix, "suffix": suffix, "language": language,
+          "blocks": setting != "never"}
+    raw = "\n".join(lines)
+    acc = ""
+    for i in range(0, len(raw), chunk):
+        acc += raw[i : i + chunk]
+        stop = early_stop(acc, **kw)  # type: ignore[arg-type]
+        if stop is not None:
+            acc = acc[:stop]
+            break
+    assert clean(acc, **kw) == clean(raw, **kw)  # type: ignore[arg-type]
+
+
+def test_a_grown_block_still_stops_the_stream_early() -> None:
+    """`func area() float64|` + a body and then runaway functions: the stream stops after
+    the body's } (one line later), long before the answer ends."""
+    raw = " {\n\treturn 1\n}\n\n" + "func more() {\n\treturn\n}\n\n" * 20
+    prefix, suffix = "package p\n\nfunc area() float64", "\n"
+    acc, stopped = "", None
+    for i in range(0, len(raw), 4):
+        acc += raw[i : i + 4]
+        stopped = early_stop(acc, mode="single", prefix=prefix, suffix=suffix, language="go")
+        if stopped is not None:
+            break
+    assert stopped is not None and len(acc) < 40
+    s = clean(acc[:stopped], prefix=prefix, suffix=suffix, mode="single", language="go")
+    assert s == Suggestion(" {\n\treturn 1\n}")
+
+
 @settings(max_examples=200, deadline=None)
 @given(raw=st.text(alphabet="ab (){}\"\n\t ;", max_size=40),
        after=st.sampled_from(["", ")", "\");", "})", " x)", "y"]))

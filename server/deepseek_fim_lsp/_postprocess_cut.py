@@ -142,11 +142,13 @@ def _heading_end(text: str, cur: Cursor, nl: int, final: bool) -> int | None:
     pos = nl + 1
     while True:
         end = text.find("\n", pos)
-        if end < 0:
+        if end < 0 and not final:
             break
-        if _HEADING.match(text[pos:end]):
+        if _HEADING.match(text[pos:] if end < 0 else text[pos:end]):
             inner = multi_cut(text[: pos - 1], cur, True)
             return pos - 1 if inner is None else inner
+        if end < 0:
+            break
         pos = end + 1
     return multi_cut(text, cur, final)
 
