@@ -1,0 +1,120 @@
+"""The shape of a multi-line suggestion: its closing line, the join at the cursor, its depth.
+
+Pure helpers for :func:`postprocess.clean`:
+
+- :func:`scope_closer` / :func:`closer_first` — the closing line the model wrote at the end of
+  the block: kept exactly when the rest of the document does not close that block itself
+  (bracket balance of the document; indentation and keywords for ``end``-languages). When a
+  grammar is installed, tree-sitter has the last word (:func:`.syntax_cut.choose`).
+- :func:`join_at_cursor` — blanks the answer repeats at the join are not doubled.
+- :func:`shift_to_cursor` — an answer written at another depth than the cursor's is moved so
+  that its first line sits at the cursor and later lines keep their relative depth.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .text import (
+    CLOSING_LINE,
+    REOPENS,
+    Cursor,
+    indent_width,
+    leading_ws,
+    net_brackets,
+    space_unit,
+)
+
+_OPENS = re.compile(r"(?:[{:]|=>|->|\bdo|\bthen|\bbegin|\bwith)$")
+_CONTINUATION = re.compile(r"^(?:[.+\-*/%&|^?:,=<>]|and\b|or\b)")
+
+
+def scope_closer(text: str, scope: Cursor) -> int | None:
+    """Offset of the line break before the last line when that line closes the scope."""
+    nl = text.rstrip().rfind("\n")
+    if nl < 0:
+        return None
+    last = text[nl + 1 :]
+    stripped = last.strip()
+    if not CLOSING_LINE.match(stripped) or REOPENS.search(stripped):
+        return None
+    if indent_width(leading_ws(last)) >= scope.scope_w:
+        return None
+    return nl
+
+
+def closer_first(prefix: str, suffix: str, keep: tuple[str, int], drop: tuple[str, int],
+                 closer: str, scope: Cursor) -> bool:
+    """Heuristic: is the model's closing line wanted? ``keep``/``drop``: the suggestion
+    ``(text, replace)`` with and without it. Bracket balance of the whole document first (a
+    brace the document lacks is kept, one it has is not), else indentation."""
+    with_it = abs(net_brackets(prefix + keep[0] + suffix[keep[1] :]))
+    without = abs(net_brackets(prefix + drop[0] + suffix[drop[1] :]))
+    if with_it != without:
+        return with_it < without
+    if scope.block_ends and CLOSING_LINE.match(scope.next_line):
+        # The document's next line closes a block: this one only if it is as deep.
+        return scope.next_w < indent_width(leading_ws(closer.lstrip("\n")))
+    return scope.keep_closer
+
+
+def join_at_cursor(text: str, before: str, unit: str) -> str:
+    """Drop blanks at the start of the answer that the text before the cursor already has.
+
+    ``return |`` + `` this;`` → ``this;`` (``x = 1 |`` + ``  # c`` keeps one: two in all);
+    on an indented blank line a start of fewer blanks than one indentation unit is the join
+    repeated (``10 spaces|`` + `` x`` is not 11).
+    """
+    if not before or before[-1] not in " \t" or text[:1] not in (" ", "\t"):
+        return text
+    lead = leading_ws(text.split("\n", 1)[0])
+    if before.strip():
+        tail = before[len(before.rstrip(" \t")) :]
+        return text[min(len(tail), len(lead)) :]
+    if len(lead.replace("\t", "    ")) < (4 if unit == "\t" else len(unit)):
+        return text[len(lead) :]
+    return text
+
+
+def shift_to_cursor(text: str, *, before: str, unit: str) -> str:
+    """Move lines written in another frame so the first line sits at the cursor.
+
+    The model sometimes writes the first line flush with the cursor and the rest at the depth
+    it imagined for itself (body at twelve spaces under a first line meant for eight, or at
+    two under a first line meant for zero). Its frame is read off the lines that come back to
+    the first line's depth (a closing ``}``, a Python dedent, an Allman ``{``); without them,
+    the body sits one level under an opening first line, and a statement's next lines at its
+    depth.
+    """
+    lines = text.split("\n")
+    body = [i for i, ln in enumerate(lines) if i > 0 and ln.strip()]
+    if not body or unit == "\t":
+        return text
+    first = before + lines[0]
+    base = indent_width(leading_ws(first))
+    widths = {i: indent_width(leading_ws(lines[i])) for i in body}
+    lowest = min(widths.values())
+    start = widths[body[0]]
+    if lines[body[0]].strip() == "{":
+        frame = start  # Allman: the brace sits where the header does
+    elif _OPENS.search(first.rstrip()):
+        step = space_unit([w - lowest for w in widths.values() if w > lowest])
+        if start > lowest:
+            frame = lowest
+        elif lowest > base + 8 or (lowest <= base and lowest >= 2):
+            frame = lowest - (step or (4 if lowest % 4 == 0 else 2))
+        else:
+            return text
+    elif lowest > base + max(len(unit), 4) and not any(
+        _CONTINUATION.match(lines[i].strip()) for i in body
+    ):
+        frame = lowest
+    else:
+        return text
+    shift = frame - base
+    if shift == 0 or any(w - shift < 0 for w in widths.values()):
+        return text
+    for i in body:
+        ws = leading_ws(lines[i])
+        lines[i] = " " * (widths[i] - shift) + lines[i][len(ws) :]
+    return "\n".join(lines)

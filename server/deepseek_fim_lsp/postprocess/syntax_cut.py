@@ -1,0 +1,78 @@
+"""Tree-sitter as the judge between a few ways of cutting a suggestion.
+
+The line scan (:mod:`.cut`) finds where a suggestion ends from indentation and
+keywords, and offers the clean-up a few readings of it: with or without the closing line the
+model wrote, replacing the closers after the cursor or not. Here each reading is inserted into
+(a window of) the document and parsed; the reading that adds the fewest parse errors wins. A
+language without a grammar, or a parse over the time budget, gives no verdict and the
+heuristics decide.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+
+import tree_sitter
+
+from ..syntax.languages import parser_for
+
+#: Characters of document kept around the cursor for a parse (a window in huge files).
+PREFIX_WINDOW = 6000
+SUFFIX_WINDOW = 2500
+#: A parse of the bare window slower than this turns the judge off for the call.
+BUDGET_MS = 20.0
+
+_TOP_LEVEL = re.compile(r"\n(?=[^\s)\]}])")
+
+
+def errors(parser: tree_sitter.Parser, text: str) -> int:
+    """How many ERROR and MISSING nodes the parse of ``text`` has."""
+    tree = parser.parse(text.encode("utf-8", "surrogatepass"))
+    count = 0
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            count += 1
+        if node.has_error:
+            stack.extend(node.children)
+    return count
+
+
+def window(prefix: str, suffix: str) -> tuple[str, str]:
+    """The part of prefix and suffix to parse: whole top-level lines near the cursor."""
+    if len(prefix) > PREFIX_WINDOW:
+        part = prefix[-PREFIX_WINDOW:]
+        m = _TOP_LEVEL.search(part)
+        prefix = part[m.end() :] if m else part
+    if len(suffix) > SUFFIX_WINDOW:
+        part = suffix[:SUFFIX_WINDOW]
+        starts = [m.start() for m in _TOP_LEVEL.finditer(part)]
+        suffix = part[: starts[-1]] if starts else part
+    return prefix, suffix
+
+
+def choose(
+    prefix: str, suffix: str, options: Sequence[tuple[str, int]], language: str
+) -> int | None:
+    """Index of the reading ``(text, replace)`` that parses with the fewest errors.
+
+    None when there is no verdict: no grammar, too slow, or all readings parse alike.
+    Ties go to the earlier reading (callers put the heuristic's choice first).
+    """
+    parser = parser_for(language) if language else None
+    if parser is None or len(options) < 2:
+        return None
+    before, after = window(prefix, suffix)
+    t0 = time.perf_counter()
+    scores: list[int] = []
+    for text, replace in options:
+        scores.append(errors(parser, before + text + after[replace:]))
+        if (time.perf_counter() - t0) * 1000 > BUDGET_MS * len(options):
+            return None
+    best = min(range(len(scores)), key=lambda i: (scores[i], i))
+    if all(s == scores[best] for s in scores):
+        return None
+    return best
