@@ -44,7 +44,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from .blocks import closer_first, join_at_cursor, scope_closer, shift_to_cursor
+from .blocks import closer_first, join_at_cursor, reindent, scope_closer, shift_to_cursor
 from .cut import Mode, cut, early_stop, multi_end, scope_of, single_cut
 from .syntax_cut import choose
 from .text import (
@@ -63,7 +63,6 @@ from .text import (
     leading_ws,
     net_brackets,
     open_brackets_before,
-    space_unit,
     unmatched_closers,
 )
 
@@ -256,46 +255,6 @@ def resolve_cursor_line_overlap(
                 text = text.rstrip()  # never leave a dangling line break
             continue
         return Suggestion(text=text, replace=best)
-
-
-def reindent(text: str, *, before: str, doc_unit: str) -> str:
-    """Re-indent continuation lines to the document's unit (the cursor line is left alone).
-
-    Tab documents: leading spaces become tabs using the model's space step. Space documents:
-    tabs become the unit; a model answering in 4 spaces for a 2-space file (measured relative
-    to the cursor line's indentation) is rescaled.
-    """
-    lines = text.split("\n")
-    if len(lines) < 2:
-        return text
-    body = [(i, leading_ws(ln)) for i, ln in enumerate(lines) if i > 0 and ln.strip()]
-    if doc_unit == "\t":
-        step = space_unit([ws.count(" ") for _, ws in body if " " in ws])
-        if step is None:
-            return text
-        for i, ws in body:
-            if " " in ws:
-                w = ws.count("\t") * step + ws.count(" ")
-                lines[i] = "\t" * (w // step) + " " * (w % step) + lines[i][len(ws) :]
-        return "\n".join(lines)
-    n = len(doc_unit)
-    for i, ws in body:
-        if "\t" in ws:
-            lines[i] = ws.replace("\t", doc_unit) + lines[i][len(ws) :]
-    # The cursor line as it will be: at column 0 the answer brings its own indentation.
-    base = len(leading_ws(before + lines[0]).replace("\t", doc_unit))
-    widths = [len(leading_ws(lines[i])) for i, _ in body]
-    deltas = [w - base for w in widths if w > base]
-    if deltas:
-        step = min(deltas)
-        plausible = step in (2, 4, 8) and n in (2, 4, 8)
-        if step != n and plausible and all(d % step == 0 for d in deltas):
-            for i, _ in body:
-                ws = leading_ws(lines[i])
-                d = len(ws) - base
-                if d > 0:
-                    lines[i] = " " * (base + (d // step) * n) + lines[i][len(ws) :]
-    return "\n".join(lines)
 
 
 def is_useless(

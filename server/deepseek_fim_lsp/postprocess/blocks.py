@@ -8,7 +8,8 @@ Pure helpers for :func:`postprocess.clean`:
   grammar is installed, tree-sitter has the last word (:func:`.syntax_cut.choose`).
 - :func:`join_at_cursor` — blanks the answer repeats at the join are not doubled.
 - :func:`shift_to_cursor` — an answer written at another depth than the cursor's is moved so
-  that its first line sits at the cursor and later lines keep their relative depth.
+  that its first line sits at the cursor and later lines keep their relative depth;
+  :func:`reindent` then puts it in the document's tabs/spaces and unit.
 """
 
 from __future__ import annotations
@@ -117,4 +118,44 @@ def shift_to_cursor(text: str, *, before: str, unit: str) -> str:
     for i in body:
         ws = leading_ws(lines[i])
         lines[i] = " " * (widths[i] - shift) + lines[i][len(ws) :]
+    return "\n".join(lines)
+
+
+def reindent(text: str, *, before: str, doc_unit: str) -> str:
+    """Re-indent continuation lines to the document's unit (the cursor line is left alone).
+
+    Tab documents: leading spaces become tabs using the model's space step. Space documents:
+    tabs become the unit; a model answering in 4 spaces for a 2-space file (measured relative
+    to the cursor line's indentation) is rescaled.
+    """
+    lines = text.split("\n")
+    if len(lines) < 2:
+        return text
+    body = [(i, leading_ws(ln)) for i, ln in enumerate(lines) if i > 0 and ln.strip()]
+    if doc_unit == "\t":
+        step = space_unit([ws.count(" ") for _, ws in body if " " in ws])
+        if step is None:
+            return text
+        for i, ws in body:
+            if " " in ws:
+                w = ws.count("\t") * step + ws.count(" ")
+                lines[i] = "\t" * (w // step) + " " * (w % step) + lines[i][len(ws) :]
+        return "\n".join(lines)
+    n = len(doc_unit)
+    for i, ws in body:
+        if "\t" in ws:
+            lines[i] = ws.replace("\t", doc_unit) + lines[i][len(ws) :]
+    # The cursor line as it will be: at column 0 the answer brings its own indentation.
+    base = len(leading_ws(before + lines[0]).replace("\t", doc_unit))
+    widths = [len(leading_ws(lines[i])) for i, _ in body]
+    deltas = [w - base for w in widths if w > base]
+    if deltas:
+        step = min(deltas)
+        plausible = step in (2, 4, 8) and n in (2, 4, 8)
+        if step != n and plausible and all(d % step == 0 for d in deltas):
+            for i, _ in body:
+                ws = leading_ws(lines[i])
+                d = len(ws) - base
+                if d > 0:
+                    lines[i] = " " * (base + (d // step) * n) + lines[i][len(ws) :]
     return "\n".join(lines)
