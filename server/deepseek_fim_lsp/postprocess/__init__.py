@@ -360,7 +360,7 @@ def _finish(text: str, cur: Cursor, prefix: str, suffix: str, unit: str, evidenc
         s = Suggestion(text + "\n" + cur.before)
     else:
         s = resolve_cursor_line_overlap(
-            text, before=cur.before, after=cur.after, open_brackets=open_brackets_before(prefix)
+            text, before=cur.before, after=cur.after, open_brackets=cur.open_brackets(prefix)
         )
         if "\n" in s.text and s.replace == 0 and cur.opener:
             closer = OPENERS.get(cur.before.rstrip()[-1:], "")

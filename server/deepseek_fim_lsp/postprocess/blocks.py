@@ -49,8 +49,9 @@ def closer_first(prefix: str, suffix: str, keep: tuple[str, int], drop: tuple[st
     """Heuristic: is the model's closing line wanted? ``keep``/``drop``: the suggestion
     ``(text, replace)`` with and without it. Bracket balance of the whole document first (a
     brace the document lacks is kept, one it has is not), else indentation."""
-    with_it = abs(net_brackets(prefix + keep[0] + suffix[keep[1] :]))
-    without = abs(net_brackets(prefix + drop[0] + suffix[drop[1] :]))
+    doc = net_brackets(prefix) + net_brackets(suffix)
+    with_it = abs(doc + net_brackets(keep[0]) - net_brackets(suffix[: keep[1]]))
+    without = abs(doc + net_brackets(drop[0]) - net_brackets(suffix[: drop[1]]))
     if with_it != without:
         return with_it < without
     if scope.block_ends and CLOSING_LINE.match(scope.next_line):

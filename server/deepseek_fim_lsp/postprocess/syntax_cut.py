@@ -19,10 +19,10 @@ import tree_sitter
 from ..syntax.languages import parser_for
 
 #: Characters of document kept around the cursor for a parse (a window in huge files).
-PREFIX_WINDOW = 6000
-SUFFIX_WINDOW = 2500
-#: A parse of the bare window slower than this turns the judge off for the call.
-BUDGET_MS = 20.0
+PREFIX_WINDOW = 4000
+SUFFIX_WINDOW = 1500
+#: A reading whose parse takes longer than this turns the judge off for the call.
+BUDGET_MS = 10.0
 
 _TOP_LEVEL = re.compile(r"\n(?=[^\s)\]}])")
 
@@ -70,8 +70,8 @@ def choose(
     scores: list[int] = []
     for text, replace in options:
         scores.append(errors(parser, before + text + after[replace:]))
-        if (time.perf_counter() - t0) * 1000 > BUDGET_MS * len(options):
-            return None
+        if (time.perf_counter() - t0) * 1000 > BUDGET_MS * len(scores):
+            return None  # too slow here (a huge line, a loaded machine): heuristics decide
     best = min(range(len(scores)), key=lambda i: (scores[i], i))
     if all(s == scores[best] for s in scores):
         return None

@@ -85,6 +85,10 @@ class Cursor:
     in_list: bool = False  # the cursor line is a member of a list-like construct (fields, arms)
     in_triple: bool = False  # the prefix leaves a triple-quoted string open (Python)
 
+    def open_brackets(self, prefix: str) -> int:
+        """Brackets ``prefix`` (the one this cursor was made of) leaves open; computed once."""
+        return _open_in_prefix(prefix)
+
     def opened(self, line: str, new_line: bool = False) -> Cursor:
         """The cursor as if ``line`` (the suggestion's first line; on a line of its own
         below the cursor line when ``new_line``) had been typed: it opens a block, so the
@@ -157,6 +161,11 @@ class Cursor:
         )
 
 
+@functools.lru_cache(maxsize=4)
+def _open_in_prefix(prefix: str) -> int:
+    return open_brackets_before(prefix)
+
+
 def _enclosing(earlier: list[str], base: int, member: bool) -> str:
     """The line that opens the construct the cursor line sits in: the nearest one above with
     less indentation (above a lone ``{``); for a member line (``| x ->``, ``case``), the
@@ -198,7 +207,7 @@ def _opened(cur: Cursor, line: str, new_line: bool) -> Cursor:
 
 def net_brackets(text: str) -> int:
     """Openers minus closers (round, square and curly brackets)."""
-    return sum(1 for c in text if c in OPENERS) - sum(1 for c in text if c in CLOSERS)
+    return sum(text.count(c) for c in OPENERS) - sum(text.count(c) for c in CLOSERS)
 
 
 def closing_run(after: str) -> str:
