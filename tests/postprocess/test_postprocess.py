@@ -509,3 +509,25 @@ def test_reindent_at_column_zero_measures_from_the_answers_first_line() -> None:
     same = '    const matched = match();\n    const ctx: Context = {'
     assert reindent(same, before="", doc_unit="  ") == same
     assert reindent("  if (x) {\n      a();", before="", doc_unit="  ") == "  if (x) {\n    a();"
+
+
+def test_syntax_guard_drops_a_line_cut_off_by_the_token_limit() -> None:
+    """An answer cut mid-line (max_tokens): the broken last line goes when a grammar says
+    it adds a parse error the document did not have; without a grammar it stays."""
+    prefix, suffix = "def f(xs):\n    ", "\n"
+    raw = "total = 0\n    for x in xs:\n        total += x\n    return sum(total, "
+    s = clean(raw, prefix=prefix, suffix=suffix, mode="multi", language="python")
+    assert s == Suggestion("total = 0\n    for x in xs:\n        total += x")
+    plain = clean(raw, prefix=prefix, suffix=suffix, mode="multi")
+    assert plain is not None and plain.text.endswith("return sum(total,")
+
+
+def test_syntax_judge_keeps_the_closer_the_document_lacks() -> None:
+    """The closing brace: kept when the file lacks it, dropped when the file has it, in
+    languages with a grammar (the judge) as without (the bracket balance)."""
+    for language in ("", "go"):
+        lacks = clean("return 1\n}\n", prefix="func f() int {\n\t", suffix="", mode="multi",
+                      language=language)
+        has = clean("return 1\n}\n", prefix="func f() int {\n\t", suffix="\n}\n",
+                    mode="multi", language=language)
+        assert lacks == Suggestion("return 1\n}") and has == Suggestion("return 1")

@@ -46,7 +46,7 @@ from typing import Literal
 
 from .blocks import closer_first, join_at_cursor, reindent, scope_closer, shift_to_cursor
 from .cut import Mode, cut, early_stop, multi_end, scope_of, single_cut
-from .syntax_cut import choose
+from .syntax_cut import choose, shorten
 from .text import (
     CLOSERS,
     CLOSING_LINE,
@@ -316,10 +316,11 @@ def clean(raw: str, *, prefix: str, suffix: str, mode: Mode, language: str = "",
     text = join_at_cursor(text, cur.before, unit)
     closer = None if scope is None else scope_closer(text, scope)
     if scope is None or closer is None:
-        return _finish(text, cur, prefix, suffix, unit, evidence)
+        return _syntax_guard(_finish(text, cur, prefix, suffix, unit, evidence, language),
+                             prefix, suffix, language)
     body, closing = text[:closer], text[closer:]
-    keep = _finish(text, cur, prefix, suffix, unit, evidence, closing_kept=True)
-    drop = _finish(body, cur, prefix, suffix, unit, evidence)
+    keep = _finish(text, cur, prefix, suffix, unit, evidence, language, closing_kept=True)
+    drop = _finish(body, cur, prefix, suffix, unit, evidence, language)
     if keep is None or drop is None:
         return keep or drop
     found = [keep, drop]
@@ -327,11 +328,21 @@ def clean(raw: str, *, prefix: str, suffix: str, mode: Mode, language: str = "",
                         closing, scope):
         found.reverse()
     judged = choose(prefix, suffix, [(o.text, o.replace) for o in found], language)
-    return found[0 if judged is None else judged]
+    return _syntax_guard(found[0 if judged is None else judged], prefix, suffix, language)
+
+
+def _syntax_guard(s: Suggestion | None, prefix: str, suffix: str, language: str
+                  ) -> Suggestion | None:
+    """Lines the heuristics kept that break the document's syntax go (tree-sitter): the
+    longest cut that adds no parse error, when the whole suggestion adds some."""
+    if s is None or "\n" not in s.text.strip("\r\n"):
+        return s
+    keep = shorten(prefix, suffix, s.text, s.replace, language)
+    return s if keep is None else Suggestion(s.text[:keep], s.replace)
 
 
 def _finish(text: str, cur: Cursor, prefix: str, suffix: str, unit: str, evidence: int,
-            *, closing_kept: bool = False) -> Suggestion | None:
+            language: str, *, closing_kept: bool = False) -> Suggestion | None:
     """The clean-up steps after the cut, for one reading of where the suggestion ends."""
     real_after = cur.after.strip() != "" and not is_closing_only(cur.after)
     # Cursor before existing text at the start of a line, answer ends with a line break:

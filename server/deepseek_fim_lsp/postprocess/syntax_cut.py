@@ -76,3 +76,34 @@ def choose(
     if all(s == scores[best] for s in scores):
         return None
     return best
+
+
+#: At most this many shorter cuts are tried (the last lines of a long suggestion).
+MAX_CUTS = 12
+
+
+def shorten(prefix: str, suffix: str, text: str, replace: int, language: str) -> int | None:
+    """The longest shorter cut (at a line end) of a multi-line suggestion that adds no parse
+    error the document did not already have, when the whole suggestion adds some: the length
+    to keep, or None (keep it all / no verdict).
+    """
+    parser = parser_for(language) if language else None
+    if parser is None or "\n" not in text:
+        return None
+    before, after = window(prefix, suffix)
+    rest = after[replace:]
+    t0 = time.perf_counter()
+    whole = errors(parser, before + text + rest)
+    if whole == 0:
+        return None
+    baseline = errors(parser, before + after)
+    if whole <= baseline:
+        return None
+    ends = [i for i, c in enumerate(text) if c == "\n" and text[:i].strip()]
+    for n, end in enumerate(reversed(ends[-MAX_CUTS:]), start=3):
+        if (time.perf_counter() - t0) * 1000 > BUDGET_MS * n:
+            return None
+        cut = text[:end].rstrip()
+        if errors(parser, before + cut + rest) <= baseline:
+            return len(cut)
+    return None

@@ -24,7 +24,9 @@ _BLOCK_OPENER = re.compile(
 CLOSING_LINE = re.compile(r"^(?:[)\]}]|(?:end|fi|done|esac|until)\b)")
 REOPENS = re.compile(r"(?:[{(\[:]|\bdo|\bthen|\belse)\s*$")
 # Lines at the opener's level that carry the same statement on (`} else {`, `else:`, `except`).
-GOES_ON = re.compile(r"^(?:[)\]}]\s*)?(?:elseif|else|elif|elsif|except|finally|catch|rescue|ensure)\b")
+GOES_ON = re.compile(
+    r"^(?:[)\]}]\s*)?(?:elseif|else|elif|elsif|except|finally|catch|rescue|ensure)\b"
+)
 WORD = re.compile(r"\w")
 _BRACKETS = re.compile(r"[^()\[\]{}]+")
 TRIPLE = re.compile(r'"""|\'\'\'')
