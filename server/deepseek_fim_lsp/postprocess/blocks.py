@@ -54,10 +54,30 @@ def closer_first(prefix: str, suffix: str, keep: tuple[str, int], drop: tuple[st
     without = abs(doc + net_brackets(drop[0]) - net_brackets(suffix[: drop[1]]))
     if with_it != without:
         return with_it < without
+    if _END.match(closer.strip()):
+        # `end`-languages: keyword lines that open a block against the `end`s.
+        opened = _keyword_balance(prefix) + _keyword_balance(drop[0]) + _keyword_balance(suffix)
+        if opened != 0:
+            return opened > 0
     if scope.block_ends and CLOSING_LINE.match(scope.next_line):
         # The document's next line closes a block: this one only if it is as deep.
         return scope.next_w < indent_width(leading_ws(closer.lstrip("\n")))
     return scope.keep_closer
+
+
+_END = re.compile(r"end\b")
+_KEYWORD_OPEN = re.compile(
+    r"^[ \t]*(?:(?:local[ \t]+)?function|module|struct|mutable[ \t]+struct|macro|for|while|if"
+    r"|unless|until|case|begin|let|try|quote|def|class|defp?|defmodule)\b(?!.*\bend\b).*$"
+    r"|^.*\bdo(?:[ \t]*\|[^|\n]*\|)?[ \t]*$",
+    re.MULTILINE,
+)
+_KEYWORD_END = re.compile(r"^[ \t]*end\b", re.MULTILINE)
+
+
+def _keyword_balance(text: str) -> int:
+    """Lines that open a keyword block minus lines that ``end`` one."""
+    return len(_KEYWORD_OPEN.findall(text)) - len(_KEYWORD_END.findall(text))
 
 
 def join_at_cursor(text: str, before: str, unit: str) -> str:

@@ -33,6 +33,19 @@ _LONG_LINE = 12
 _COMMENT = re.compile(r"^\s*(?://|#(?!\[)|--|/\*|\*|;)")
 _HEADING = re.compile(r"^#{1,6}\s")
 _MARKDOWN = ("markdown", "mdx")
+_MD_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
+_KEYWORD_OPENER = {
+    "julia": re.compile(
+        r"^\s*(?:function|module|struct|mutable\s+struct|macro|for|while|if|begin|let|try)\b"
+    ),
+    "ruby": re.compile(r"^\s*(?:def|class|module|if|unless|while|until|case|begin)\b"),
+    "lua": re.compile(r"^\s*(?:local\s+)?function\b"),
+    "elixir": re.compile(r"^\s*(?:defp?|defmodule)\b.*\bdo\s*$"),
+}
+_ENDS = re.compile(r"\bend\b")
+_DECLARATION = re.compile(
+    r"^(?:(?:async\s+)?def|fun|func|function|fn|class|public|private|protected|static|@\w)\b"
+)
 _HEADER = re.compile(
     r"^\s*(?:(?:public|private|protected|internal|static|final|abstract|override|async|virtual"
     r"|export|func|fun|function|fn|def|class|interface|struct|enum|trait|namespace|impl)\b"
@@ -83,15 +96,24 @@ def _growth(text: str, cur: Cursor, language: str, start: int, nl: int
     first = text[start:nl].rstrip("\r")
     full = cur.before + first if start == 0 else first
     if language in _MARKDOWN:
-        return ("heading", cur, nl) if _HEADING.match(full) else ("", None, nl)
+        if _HEADING.match(full):
+            return "heading", cur, nl
+        return ("items", cur, 0) if _MD_ITEM.match(full) else ("", None, nl)
     if _COMMENT.match(full):
         return "", None, nl
     if language == "python" and len(TRIPLE.findall(full)) % 2 == 1:
         return "string", None, nl
     if opens_block(full, first):
         return "block", cur.opened(first, start > 0), nl
+    keyword = _KEYWORD_OPENER.get(language)
+    if keyword is not None:
+        # `end`-languages open blocks with a keyword line (`function area(r)`, `def bark`).
+        if keyword.match(full) and not _ENDS.search(full):
+            return "block", cur.opened(first, start > 0), nl
+        if start > 0 and keyword.match(cur.before) and not _ENDS.search(cur.before):
+            return "block", cur.opened(""), 0
     if cur.in_list and cur.after.strip() == "":
-        return "list", cur, 0
+        return "items", cur, 0
     if _HEADER.search(full):
         # A declaration whose brace comes on the next line (Allman, PSR-12).
         end = text.find("\n", nl + 1)
@@ -111,6 +133,8 @@ def _grow(text: str, cur: Cursor, final: bool, language: str, start: int, nl: in
         return _string_end(text, nl, final)
     if kind == "heading":
         return _heading_end(text, cur, nl, final)
+    if kind == "items":
+        return _items_end(text, cur, final, language)
     if scope is not None:
         end = multi_cut(text[body:], scope, final)
         return None if end is None else body + end
@@ -135,6 +159,27 @@ def _string_end(text: str, nl: int, final: bool) -> int | None:
         if TRIPLE.search(text, pos, end):
             return end
         pos = end + 1
+
+
+def _items_end(text: str, cur: Cursor, final: bool, language: str) -> int | None:
+    """Members of a list-like construct (fields, variants, arms, Markdown items): the block
+    scan, up to a blank line or a declaration (the next method after the fields)."""
+    pos = 0
+    seen = False
+    while True:
+        end = text.find("\n", pos)
+        if end < 0:
+            break
+        line = text[pos:end]
+        stripped = line.strip()
+        if seen and (not stripped or _DECLARATION.match(stripped)
+                     or (language in _MARKDOWN and not _MD_ITEM.match(line)
+                         and not line.startswith((" ", "\t")))):
+            inner = multi_cut(text[: max(0, pos - 1)], cur, True)
+            return max(0, pos - 1) if inner is None else inner
+        seen = seen or bool(stripped) or pos > 0
+        pos = end + 1
+    return multi_cut(text, cur, final)
 
 
 def _heading_end(text: str, cur: Cursor, nl: int, final: bool) -> int | None:
@@ -323,7 +368,7 @@ def scope_of(text: str, cur: Cursor, mode: Mode, language: str = "", blocks: boo
     if nl < 0 or not text[start:nl].strip():
         return None
     kind, scope, _body = _growth(text, cur, language, start, nl)
-    return scope if kind in ("block", "list") else None
+    return scope if kind in ("block", "items") else None
 
 
 def cut(text: str, *, mode: Mode, prefix: str, suffix: str, final: bool = True,

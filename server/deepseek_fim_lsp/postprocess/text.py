@@ -64,7 +64,8 @@ def opens_block(line: str, own: str | None = None) -> bool:
 # a line below it at the same depth continues it.
 _LIST_OPENER = re.compile(
     r"(?:\b(?:struct|interface|enum|record|union|object|type|data)\b.*[{(]"
-    r"|\b(?:match|switch|when|select)\b.*\{|\bwith|=\s*[{\[(]|[\[(]|\benum\b.*:)\s*$"
+    r"|\b(?:match|switch|when|select)\b.*\{|\bwith|=\s*[{\[(]|[\[(]|\benum\b.*:"
+    r"|^\s*class\b.*:)\s*$"
 )
 _MEMBER_START = re.compile(r"^(?:[|*-]\s|case\b|default\b)")
 
