@@ -531,3 +531,15 @@ def test_syntax_judge_keeps_the_closer_the_document_lacks() -> None:
         has = clean("return 1\n}\n", prefix="func f() int {\n\t", suffix="\n}\n",
                     mode="multi", language=language)
         assert lacks == Suggestion("return 1\n}") and has == Suggestion("return 1")
+
+
+def test_a_single_line_is_not_held_back_for_a_brace_on_the_next_line() -> None:
+    """Only declaration lines in Allman/PSR-12 languages wait for a lone `{` below them; an
+    ordinary line stops the stream at its end, as before."""
+    for language in ("", "python", "typescript", "go"):
+        assert early_stop("print(x)\nnext", mode="single", prefix="", suffix="\n",
+                          language=language) == len("print(x)")
+    header = "public void Run()\n"
+    assert early_stop(header, mode="single", prefix="    ", suffix="\n", language="csharp") is None
+    assert early_stop(header + "    x();\n", mode="single", prefix="    ", suffix="\n",
+                      language="csharp") == len(header) - 1

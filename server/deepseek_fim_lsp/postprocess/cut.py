@@ -46,11 +46,15 @@ _ENDS = re.compile(r"\bend\b")
 _DECLARATION = re.compile(
     r"^(?:(?:async\s+)?def|fun|func|function|fn|class|public|private|protected|static|@\w)\b"
 )
+# A declaration or control line whose `{` may come alone on the next line, in the languages
+# where that style (Allman, PSR-12) is common; elsewhere the next line is not waited for.
 _HEADER = re.compile(
-    r"^\s*(?:(?:public|private|protected|internal|static|final|abstract|override|async|virtual"
-    r"|export|func|fun|function|fn|def|class|interface|struct|enum|trait|namespace|impl)\b"
-    r"[^;,={}]*|[^;,={}]*\))$"
+    r"^\s*(?:public|private|protected|internal|static|final|abstract|override|async|virtual"
+    r"|function|class|interface|struct|enum|trait|namespace|if|else|for|foreach|while|switch"
+    r"|try|catch|finally|do|using)\b[^;,={}]*$"
+    r"|^[A-Za-z_][^;,={}]*\)$"  # a C function definition at column 0
 )
+_BRACE_NEXT_LINE = ("csharp", "php", "c", "cpp", "java")
 
 
 def single_cut(
@@ -114,7 +118,7 @@ def _growth(text: str, cur: Cursor, language: str, start: int, nl: int
             return "block", cur.opened(""), 0
     if cur.in_list and cur.after.strip() == "":
         return "items", cur, 0
-    if _HEADER.search(full):
+    if language in _BRACE_NEXT_LINE and _HEADER.search(full):
         # A declaration whose brace comes on the next line (Allman, PSR-12).
         end = text.find("\n", nl + 1)
         if end < 0:
