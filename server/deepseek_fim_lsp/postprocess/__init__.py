@@ -5,16 +5,26 @@ applied as ``prefix + s.text + suffix[s.replace:]``.
 
 The pipeline in :func:`clean` is a composition of small steps, each its own function:
 
-1. :func:`cut` — where the suggestion ends: the first line end (single mode) or the end of the
-   block scope / the start of a loop / the start of a copy of the suffix (multi mode). The same
-   function drives :func:`early_stop`, so stopping the stream early never changes the answer.
-2. :func:`trim_whitespace` — trailing blanks per line, no dangling newline + indentation.
-3. :func:`drop_suffix_tail` — lines at the end that repeat the lines after the cursor.
-4. :func:`resolve_cursor_line_overlap` — never insert what already follows the cursor on its line
-   (closing brackets/quotes are *replaced*, real text is stripped), brackets stay balanced.
-5. :func:`reindent` — the document's tabs/spaces and indentation width.
-6. :func:`is_useless` — nothing left, or only a copy of the previous line / the suffix.
-7. line endings back to the document's (CRLF documents get ``\\r\\n``).
+1. :func:`cut` — where the suggestion ends: the first line end (single mode) — or, with the
+   ``auto`` setting, the end of the block / docstring / Markdown section / list of members its
+   first line starts — or the end of the block scope / the start of a loop / the start of a
+   copy of the suffix (multi mode). The same function drives :func:`early_stop`, so stopping
+   the stream early never changes the answer.
+2. :func:`.blocks.join_at_cursor` — blanks the answer repeats at the cursor are not doubled.
+3. A closing line at the end of the block is read both ways, kept and dropped
+   (:func:`.blocks.closer_first`: bracket / keyword balance of the document, then depth;
+   :func:`.syntax_cut.choose`: tree-sitter, when a grammar is installed, has the last word).
+4. :func:`trim_whitespace` — trailing blanks per line, no dangling newline + indentation.
+5. :func:`drop_suffix_tail` — lines at the end that repeat the lines after the cursor.
+6. :func:`.blocks.shift_to_cursor` then :func:`reindent` — the model's frame of indentation
+   moved to the cursor, then the document's tabs/spaces and indentation width.
+7. :func:`resolve_cursor_line_overlap` — never insert what already follows the cursor on its line
+   (closing brackets/quotes are *replaced*, also when a multi-line answer closes them itself;
+   real text is stripped), brackets stay balanced.
+8. :func:`is_useless` — nothing left, or only a copy of the previous line / the suffix.
+9. line endings back to the document's (CRLF documents get ``\r\n``), and the syntax guard
+   (:func:`.syntax_cut.shorten`): a multi-line suggestion that adds parse errors is cut at the
+   longest line end that adds none.
 
 Decisions worth knowing:
 
@@ -25,10 +35,11 @@ Decisions worth knowing:
   the start of a line before existing text and the model answers whole lines ending with a line
   break: then it ends with the line break and the cursor line's indentation, so the existing
   text stays on its own line, indented as before.
-- A closing line (``}``, ``)``, ``end``) that ends the block is kept only when the document
-  neither goes on inside the block nor closes it itself. ``} else {`` / ``else:`` /
-  ``except …:`` lines at the level of the block the cursor opened carry the statement on when
-  the document has nothing more inside that block; otherwise they end the suggestion.
+- A closing line (``}``, ``)``, ``end``) that ends the block is kept exactly when the document
+  does not close that block itself. ``} else {`` / ``else:`` / ``except …:`` / ``catch``
+  lines carry the statement on when the document has nothing more inside that block (right
+  below the block the cursor line opened, or from inside the block at least as deep as the
+  document's next line); otherwise they end the suggestion.
 - Streaming and the final clean-up share one line scan, so stopping early never changes the
   answer; the scan is resumable, so each streamed chunk costs only its new lines.
 
