@@ -110,7 +110,7 @@ def shift_to_cursor(text: str, *, before: str, unit: str) -> str:
     """
     lines = text.split("\n")
     body = [i for i, ln in enumerate(lines) if i > 0 and ln.strip()]
-    if not body or unit == "\t":
+    if not body:
         return text
     first = before + lines[0]
     base = indent_width(leading_ws(first))
@@ -127,7 +127,7 @@ def shift_to_cursor(text: str, *, before: str, unit: str) -> str:
             frame = lowest - (step or (4 if lowest % 4 == 0 else 2))
         else:
             return text
-    elif lowest > base + max(len(unit), 4) and not any(
+    elif lowest > base + max(len(unit) if unit != "\t" else 4, 4) and not any(
         _CONTINUATION.match(lines[i].strip()) for i in body
     ):
         frame = lowest
@@ -138,7 +138,9 @@ def shift_to_cursor(text: str, *, before: str, unit: str) -> str:
         return text
     for i in body:
         ws = leading_ws(lines[i])
-        lines[i] = " " * (widths[i] - shift) + lines[i][len(ws) :]
+        w = widths[i] - shift
+        indent = "\t" * (w // 4) + " " * (w % 4) if unit == "\t" else " " * w
+        lines[i] = indent + lines[i][len(ws) :]
     return "\n".join(lines)
 
 
