@@ -543,3 +543,28 @@ def test_a_single_line_is_not_held_back_for_a_brace_on_the_next_line() -> None:
     assert early_stop(header, mode="single", prefix="    ", suffix="\n", language="csharp") is None
     assert early_stop(header + "    x();\n", mode="single", prefix="    ", suffix="\n",
                       language="csharp") == len(header) - 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    raw=st.text(alphabet='ab{}()[]:;"\n\t =|#-', max_size=60),
+    doc=st.sampled_from([
+        ("func f() int", "\n", "go"), ("  if (x) {\n    ", "\n  }\n}", "javascript"),
+        ('def f():\n    """', "", "python"), ("## ", "\n", "markdown"),
+        ("function area(r)", "\nend", "julia"), ("foo(", ")", "typescript"),
+        ("class A\n{\n    void F()", "\n}", "csharp"), ("    - a", "\n", "yaml"),
+        ("\tCity string", "\n}", "go"), ("  def bark", "\nend", "ruby"),
+    ]),
+    setting=st.sampled_from(["auto", "never", "always"]),
+)
+def test_clean_never_fails_and_stays_on_the_cursor_line(
+    raw: str, doc: tuple[str, str, str], setting: str
+) -> None:
+    """Any answer, any shape: no exception, replace stays within the cursor line."""
+    prefix, suffix, language = doc
+    mode = choose_mode(prefix, suffix, setting)  # type: ignore[arg-type]
+    s = clean(raw, prefix=prefix, suffix=suffix, mode=mode, language=language,
+              blocks=setting != "never")
+    if s is not None:
+        assert s.text.strip()
+        assert "\n" not in suffix[: s.replace]
