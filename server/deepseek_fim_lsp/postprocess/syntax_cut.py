@@ -42,16 +42,33 @@ def errors(parser: tree_sitter.Parser, text: str) -> int:
 
 
 def window(prefix: str, suffix: str) -> tuple[str, str]:
-    """The part of prefix and suffix to parse: whole top-level lines near the cursor."""
+    """The part of prefix and suffix to parse: whole lines near the cursor, starting at the
+    least indented line of the prefix window (a top-level line when there is one) and ending
+    before the last top-level line of the suffix window (else at a line end)."""
     if len(prefix) > PREFIX_WINDOW:
         part = prefix[-PREFIX_WINDOW:]
         m = _TOP_LEVEL.search(part)
-        prefix = part[m.end() :] if m else part
+        prefix = part[m.end() :] if m else _from_shallowest_line(part)
     if len(suffix) > SUFFIX_WINDOW:
         part = suffix[:SUFFIX_WINDOW]
         starts = [m.start() for m in _TOP_LEVEL.finditer(part)]
-        suffix = part[: starts[-1]] if starts else part
+        suffix = part[: starts[-1]] if starts else part[: max(0, part.rfind("\n"))]
     return prefix, suffix
+
+
+def _from_shallowest_line(part: str) -> str:
+    """``part`` from the start of its least indented complete line (not a closing one)."""
+    best, best_w = len(part), None
+    pos = part.find("\n")
+    while pos >= 0:
+        start = pos + 1
+        line = part[start : part.find("\n", start) if "\n" in part[start:] else len(part)]
+        if line.strip() and line.lstrip()[0] not in ")]}":
+            w = len(line) - len(line.lstrip(" \t"))
+            if best_w is None or w < best_w:
+                best, best_w = start, w
+        pos = part.find("\n", start)
+    return part[best:] if best_w is not None else part
 
 
 def choose(
