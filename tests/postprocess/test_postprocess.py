@@ -572,14 +572,16 @@ def test_clean_never_fails_and_stays_on_the_cursor_line(
 
 def test_the_judge_parses_a_window_of_a_huge_file() -> None:
     """Deep inside a 400 kB class (no top-level line near the cursor) the window starts at a
-    whole line, and the method's missing } is still kept, the class's not doubled."""
-    from deepseek_fim_lsp.postprocess.syntax_cut import PREFIX_WINDOW, window
+    whole line; it cuts off the class's open brace, so the judge abstains and the balance of
+    the whole document keeps the method's missing }, the class's not doubled."""
+    from deepseek_fim_lsp.postprocess.syntax_cut import PREFIX_WINDOW, cut_off_open, window
 
     methods = "".join(f"    int m{i}() {{\n        return {i};\n    }}\n" for i in range(10000))
     prefix = "class A {\n" + methods + "    int f() {\n        "
     suffix = "\n}\n"
     before, _after = window(prefix, suffix)
     assert len(before) <= PREFIX_WINDOW and before.startswith("    int m")
+    assert cut_off_open(prefix) and not cut_off_open("class A {\n    int f() {\n        ")
     s = clean("return 1;\n    }\n\n    int g() {\n", prefix=prefix, suffix=suffix, mode="multi",
               language="java")
     assert s == Suggestion("return 1;\n    }")

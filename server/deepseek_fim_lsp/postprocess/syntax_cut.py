@@ -4,12 +4,13 @@ The line scan (:mod:`.cut`) finds where a suggestion ends from indentation and
 keywords, and offers the clean-up a few readings of it: with or without the closing line the
 model wrote, replacing the closers after the cursor or not. Here each reading is inserted into
 (a window of) the document and parsed; the reading that adds the fewest parse errors wins. A
-language without a grammar, or a parse over the time budget, gives no verdict and the
-heuristics decide.
+language without a grammar, a parse over the time budget, or a window that cuts off brackets
+opened far above (deep in a huge class) gives no verdict, and the heuristics decide.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 import tree_sitter
 
 from ..syntax.languages import parser_for
+from .text import open_brackets_before
 
 #: Characters of document kept around the cursor for a parse (a window in huge files).
 PREFIX_WINDOW = 4000
@@ -39,6 +41,14 @@ def errors(parser: tree_sitter.Parser, text: str) -> int:
         if node.has_error:
             stack.extend(node.children)
     return count
+
+
+@functools.lru_cache(maxsize=4)
+def cut_off_open(prefix: str) -> bool:
+    """The prefix window leaves out brackets still open at its start (a class header far
+    above): a parse of the window would pair the suffix's closers wrongly, so no verdict."""
+    before, _ = window(prefix, "")
+    return open_brackets_before(prefix[: len(prefix) - len(before)]) > 0
 
 
 def window(prefix: str, suffix: str) -> tuple[str, str]:
@@ -80,7 +90,7 @@ def choose(
     Ties go to the earlier reading (callers put the heuristic's choice first).
     """
     parser = parser_for(language) if language else None
-    if parser is None or len(options) < 2:
+    if parser is None or len(options) < 2 or cut_off_open(prefix):
         return None
     before, after = window(prefix, suffix)
     t0 = time.perf_counter()
@@ -105,7 +115,7 @@ def shorten(prefix: str, suffix: str, text: str, replace: int, language: str) ->
     to keep, or None (keep it all / no verdict).
     """
     parser = parser_for(language) if language else None
-    if parser is None or "\n" not in text:
+    if parser is None or "\n" not in text or cut_off_open(prefix):
         return None
     before, after = window(prefix, suffix)
     rest = after[replace:]
