@@ -26,7 +26,7 @@ from .text import (
     space_unit,
 )
 
-_OPENS = re.compile(r"(?:[{:]|=>|->|\bdo|\bthen|\bbegin|\bwith)$")
+_OPENS = re.compile(r"(?:[{:]|=>|->|\bdo|\bthen|\bbegin)$")
 _CONTINUATION = re.compile(r"^(?:[.+\-*/%&|^?:,=<>]|and\b|or\b)")
 
 

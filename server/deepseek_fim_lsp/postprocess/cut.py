@@ -25,7 +25,7 @@ from .text import (
 
 Mode = Literal["single", "multi"]
 
-_FRAME_OPENER = re.compile(r"(?:[{:]|=>|->|\bdo|\bthen|\bbegin|\bwith)$")
+_FRAME_OPENER = re.compile(r"(?:[{:]|=>|->|\bdo|\bthen|\bbegin)$")
 _LOOP_MAX_BLOCK = 8
 _LONG_LINE = 12
 
@@ -41,8 +41,14 @@ _KEYWORD_OPENER = {
     "ruby": re.compile(r"^\s*(?:def|class|module|if|unless|while|until|case|begin)\b"),
     "lua": re.compile(r"^\s*(?:local\s+)?function\b"),
     "elixir": re.compile(r"^\s*(?:defp?|defmodule)\b.*\bdo\s*$"),
+    # ML family: a definition's body or a match's arms come on the lines under `=` / `with`.
+    "fsharp": re.compile(r"^.*(?:=|\bwith)\s*$"),
+    "ocaml": re.compile(r"^.*(?:=|\bwith)\s*$"),
+    "haskell": re.compile(r"^.*(?:=|\bwhere|\bof)\s*$"),
+    "elm": re.compile(r"^.*(?:=|\bof)\s*$"),
 }
 _ENDS = re.compile(r"\bend\b")
+_WITH = re.compile(r"\bwith\s*$")
 _DECLARATION = re.compile(
     r"^(?:(?:async\s+)?def|fun|func|function|fn|class|public|private|protected|static|@\w)\b"
 )
@@ -115,6 +121,8 @@ def _growth(text: str, cur: Cursor, language: str, start: int, nl: int
         if keyword.match(full) and not _ENDS.search(full):
             return "block", cur.opened(first, start > 0), nl
         if start > 0 and keyword.match(cur.before) and not _ENDS.search(cur.before):
+            if _WITH.search(cur.before):
+                return "items", cur, 0  # F#/OCaml arms sit at the `match`'s own depth
             return "block", cur.opened(""), 0
     if cur.in_list and cur.after.strip() == "":
         return "items", cur, 0
