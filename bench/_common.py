@@ -581,7 +581,8 @@ WINDOWS = ("aligned", "sliding", "char_sliding")
 
 async def prompt_cache_replay(base_url: str, *, window: str = "aligned", cross_file: bool = False,
                               lines: int = 2000, keystrokes: int = 300, key: str = BENCH_KEY,
-                              seed: int = 7) -> CacheReplay:
+                              seed: int = 7, repo_file: Path | None = None,
+                              repo_context: bool = True) -> CacheReplay:
     """Type ``keystrokes`` keystrokes into the middle of a ``lines``-line file, one FIM request
     per keystroke, and add up the emulator's prompt-cache accounting.
 
@@ -589,11 +590,21 @@ async def prompt_cache_replay(base_url: str, *, window: str = "aligned", cross_f
     ``sliding`` is ``build_window(sliding=True)`` (as many whole lines as fit: the start moves a
     line at a time); ``char_sliding`` is the naive "last N characters" window whose start moves
     with every keystroke. ``cross_file`` adds the shipped samples as other open documents (the
-    server's default cross-file snippets in front of the prefix)."""
+    server's default cross-file snippets in front of the prefix). ``repo_file``: type into that
+    file instead (its directory tree is the workspace), with the repository context on unless
+    ``repo_context`` is false."""
     if window not in WINDOWS:
         raise ValueError(f"window must be one of {WINDOWS}")
     text = synthetic_source(lines)
     sample = Sample("python", "file:///bench/big.py", text)
+    repo = None
+    if repo_file is not None:
+        from deepseek_fim_lsp.context.repo import RepoContext
+
+        sample = Sample("python", repo_file.as_uri(), repo_file.read_text())
+        repo = RepoContext() if repo_context else None
+        if repo is not None:
+            repo.set_roots([str(repo_file.parent)])
     plan = plan_typing(sample, random.Random(seed), chars=2 * keystrokes + 200)
     s = Settings()
     others = [OpenDocument(o.uri, o.language_id, o.text, float(i))
@@ -609,11 +620,13 @@ async def prompt_cache_replay(base_url: str, *, window: str = "aligned", cross_f
                 doc, cursor = doc[:cursor - 1] + doc[cursor:], cursor - 1
             else:
                 cursor = step.offset
+            header = "" if repo is None else repo.header(
+                sample.uri, doc, cursor, "python", s.repo_context_tokens, {}, lambda _u: True)
             w = build_window(doc, cursor, uri=sample.uri, language_id="python",
                              prefix_tokens=s.prefix_tokens, suffix_tokens=s.suffix_tokens,
                              others=others,
                              cross_file_tokens=s.cross_file_tokens if cross_file else 0,
-                             sliding=window == "sliding")
+                             sliding=window == "sliding", context_header=header)
             prompt_text = w.prompt
             if window == "char_sliding":  # same budget in characters (0.3 token per char)
                 chars = int(s.prefix_tokens / 0.3)

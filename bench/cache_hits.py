@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
+import tempfile
 from pathlib import Path
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -34,6 +38,8 @@ VARIANTS = (  # (name, window, cross_file)
     ("sliding_chars", "char_sliding", False),
     ("aligned_crossfile", "aligned", True),
 )
+#: Typing into real code (httpx, from the venv) with the repository context on, and without.
+REPO_VARIANTS = (("httpx_client", "_client.py", False), ("httpx_client_repo", "_client.py", True))
 
 
 async def measure(lines: int, keystrokes: int, seed: int) -> dict[str, CacheReplay]:
@@ -43,6 +49,15 @@ async def measure(lines: int, keystrokes: int, seed: int) -> dict[str, CacheRepl
         with Emulator(api_keys=(BENCH_KEY,)) as emu:
             out[name] = await prompt_cache_replay(emu.base_url, window=window, cross_file=cross,
                                                   lines=lines, keystrokes=keystrokes, seed=seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, file, on in REPO_VARIANTS:
+            src = Path(httpx.__file__).parent
+            shutil.copytree(src, Path(tmp) / "httpx", ignore=shutil.ignore_patterns("*.pyc"))
+            with Emulator(api_keys=(BENCH_KEY,)) as emu:
+                out[name] = await prompt_cache_replay(
+                    emu.base_url, keystrokes=keystrokes, seed=seed,
+                    repo_file=Path(tmp) / "httpx" / file, repo_context=on)
+            shutil.rmtree(Path(tmp) / "httpx")
     return out
 
 
@@ -63,7 +78,7 @@ def main() -> None:
     def prompt_cost(r: CacheReplay) -> float:
         return 1000 * cost_usd(r.hit_tokens, r.prompt_tokens - r.hit_tokens, 0) / max(1, r.requests)
 
-    names = [v[0] for v in VARIANTS]
+    names = [v[0] for v in VARIANTS] + [v[0] for v in REPO_VARIANTS]
     rows = [
         ("prompt_cache_hit_pct", *(100 * res[n].hit_share for n in names)),
         ("requests", *(float(res[n].requests) for n in names)),

@@ -31,6 +31,10 @@ from _common import (  # noqa: E402
     synthetic_source,
     table,
 )
+from deepseek_fim_lsp.config import Settings  # noqa: E402
+from deepseek_fim_lsp.context.crossfile import OpenDocument  # noqa: E402
+from deepseek_fim_lsp.context.prompt import prompt_window  # noqa: E402
+from deepseek_fim_lsp.context.repo import RepoContext  # noqa: E402
 
 OPTIONS = {"debounceMs": 0}
 
@@ -119,6 +123,30 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"\n{lines}-line document: {len(base_text) / 1e6:.2f} MB; open_s is the time to send "
           "the didOpen notifications and get a stats answer back; the big document gets one "
           "completion (p50 = p95)")
+    print("\nthe prompt alone (in-process, the engine's prompt_window: cross-file snippets and "
+          "repository context), the first request after opening included:")
+    print(table(window_latency(base_text, levels, reps),
+                ["figure", "open_docs", "window_p50_ms", "window_p95_ms", "window_max_ms"]))
+
+
+def window_latency(base_text: str, levels: list[int], reps: int) -> list[tuple[object, ...]]:
+    """Build the prompt for ``reps`` positions with ``level`` other open documents."""
+    s = Settings()
+    rows: list[tuple[object, ...]] = []
+    for level in levels:
+        docs = [OpenDocument(f"file:///bench/scale/doc{i}.py", "python",
+                             f"# document {i}\n" + base_text, float(i)) for i in range(level)]
+        current = docs[0]
+        ends = [i for i, c in enumerate(current.text[:200_000]) if c == "\n"]
+        repo = RepoContext()
+        out = []
+        for k in range(reps):
+            t = time.perf_counter()
+            prompt_window(repo, s, current.uri, current.text, ends[(k * 37 + 11) % len(ends)],
+                          "python", docs, ())
+            out.append((time.perf_counter() - t) * 1e3)
+        rows.append((f"window_{level}", level, median(out), pct(out, 95), max(out)))
+    return rows
 
 
 def main() -> None:

@@ -105,7 +105,8 @@ async def lsp_session(tmp_path: Path, base_url: str, *, key: str | None = TEST_K
     full_env = server_env(base_url, key, DEEPSEEK_FIM_STATE_DIR=str(state), **(env or {}))
     # The server's stderr goes to a file so tests can assert the key never appears in it.
     command = [sys.executable, "-c",
-               "import sys, os; f = open(os.environ['FIM_TEST_STDERR'], 'w', buffering=1); "
+               "import sys, os; exec(os.environ.get('FIM_TEST_PRELUDE', '')); "
+               "f = open(os.environ['FIM_TEST_STDERR'], 'w', buffering=1); "
                "os.dup2(f.fileno(), 2); sys.argv = ['deepseek-fim-lsp']; "
                "from deepseek_fim_lsp.cli import main; sys.exit(main())"]
     full_env["FIM_TEST_STDERR"] = str(stderr_path)

@@ -75,6 +75,11 @@ class Settings:
     """Add snippets of other open documents to the prompt."""
     cross_file_tokens: int = 600
     """Token budget of those snippets."""
+    repo_context: bool = True
+    """Add the definitions the cursor uses from the files the current one imports (open or
+    not, read from the workspace) and recent edits in other documents."""
+    repo_context_tokens: int = 800
+    """Token budget of the repository context (its own, not taken from ``prefix_tokens``)."""
     exclude: tuple[str, ...] = ()
     """Extra globs of files never sent; ``!pattern`` removes a built-in one."""
     chat_model: str = DEFAULT_MODEL
@@ -239,6 +244,8 @@ _FIELDS: dict[str, tuple[str, Check]] = {
     "invokedSuggestions": ("invoked_suggestions", _int(1, 3)),
     "crossFile": ("cross_file", _bool),
     "crossFileTokens": ("cross_file_tokens", _int(0, 20_000)),
+    "repoContext": ("repo_context", _bool),
+    "repoContextTokens": ("repo_context_tokens", _int(0, 20_000)),
     "exclude": ("exclude", _globs),
     "chatModel": ("chat_model", _str()),
     "chatThinking": ("chat_thinking", _bool),

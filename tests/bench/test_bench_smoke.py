@@ -29,6 +29,7 @@ EXPECTED = {
     "cache_hits": ["prompt_cache_hit_pct", "requests", "prompt_usd_per_1000_requests"],
     "soak": ["at_0", "at_200", "settled"],
     "replay_diagnosis": [],  # prints breakdowns, not figure rows
+    "repo_context": ["httpx", "pygls"],
 }
 
 NUMBER = r"-?\d+(?:\.\d+)?(?:e-?\d+)?"
@@ -89,11 +90,22 @@ def test_debounced_server_sends_fewer_requests_than_naive(
 @pytest.mark.timeout(300)
 def test_aligned_window_hits_the_prompt_cache_where_sliding_chars_cannot(
         outputs: dict[str, subprocess.CompletedProcess[str]]) -> None:
-    aligned, _lines, chars, _cross = (float(x) for x in
+    aligned, _lines, chars, *_more = (float(x) for x in
                                       figure(outputs["cache_hits"].stdout,
                                              "prompt_cache_hit_pct"))
     assert aligned > 50
     assert chars < aligned / 2
+
+
+@pytest.mark.timeout(300)
+def test_repository_context_finds_definitions_only_the_other_files_have(
+        outputs: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    out = outputs["repo_context"].stdout
+    for base in EXPECTED["repo_context"]:
+        _files, sites, recall_on, recall_off = (float(x) for x in figure(out, base)[:4])
+        assert sites > 0
+        assert recall_on > recall_off  # the definition lives in a file that is not open
+    assert "5000-file workspace" in out or "500-file workspace" in out
 
 
 @pytest.mark.timeout(300)

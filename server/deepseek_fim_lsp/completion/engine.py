@@ -23,9 +23,10 @@ from cachetools import LRUCache
 from ..backends.base import Backend
 from ..backends.deepseek import DeepSeekBackend
 from ..config import Settings
-from ..context.crossfile import OpenDocument
 from ..context.privacy import effective_patterns, is_excluded
-from ..context.window import FimWindow, build_window
+from ..context.prompt import prompt_window
+from ..context.repo import RepoContext
+from ..context.window import FimWindow
 from ..errors import (
     AuthError,
     BalanceError,
@@ -71,6 +72,9 @@ class Engine:
         self._settings = settings
         self._backend: Backend = backend_factory(settings)
         self._patterns = effective_patterns(settings.exclude)
+        #: Repository context: workspace roots, file index, recent edits, open-document chunks.
+        #: The LSP layer feeds it workspace folders and document events.
+        self.repo = RepoContext(self._patterns)
         self.cache: CompletionCache[Fetched] = CompletionCache(settings.cache_size)
         self.type_through = TypeThrough()
         self.type_through.enabled = settings.type_through
@@ -108,6 +112,7 @@ class Engine:
         old = self._settings
         self._settings = settings
         self._patterns = effective_patterns(settings.exclude)
+        self.repo.set_exclude(self._patterns)
         self.cache.resize(settings.cache_size)
         self.type_through.enabled = settings.type_through
         if (old.base_url, old.api_key, old.request_timeout_ms) != (
@@ -360,20 +365,8 @@ class Engine:
 
     def _prepare(self, req: CompletionRequest) -> tuple[FimWindow, Mode, CacheKey]:
         s = self._settings
-        others: list[OpenDocument] = []
-        if s.cross_file and s.cross_file_tokens:
-            # Only the most relevant few are worth scanning: same language first, then the most
-            # recently touched (200 open files must not slow every keystroke down).
-            ranked = sorted((d for d in req.others if d.uri != req.uri),
-                            key=lambda d: (d.language_id != req.language_id, -d.last_touched))
-            others = [d for d in ranked[:_MAX_OTHERS]
-                      if not is_excluded(d.uri, self._patterns) and "\x00" not in d.text]
-        window = build_window(
-            req.text, req.offset, uri=req.uri, language_id=req.language_id,
-            prefix_tokens=s.prefix_tokens, suffix_tokens=s.suffix_tokens,
-            others=others, cross_file_tokens=s.cross_file_tokens if s.cross_file else 0,
-            sliding=s.sliding_window,
-        )
+        window = prompt_window(self.repo, s, req.uri, req.text, req.offset, req.language_id,
+                               req.others, self._patterns)
         self._trace.built(req, window)
         mode = choose_mode(window.prefix, window.suffix, s.multiline)  # type: ignore[arg-type]
         n = s.invoked_suggestions if req.invoked else 1
@@ -444,5 +437,3 @@ class Engine:
 #: moment later (then type-through answers again), and a cursor moved without typing is
 #: usually passing through: wait this many debounces before asking.
 _SLOW_DEBOUNCE_FACTOR = 3
-#: How many other open documents are considered for cross-file snippets.
-_MAX_OTHERS = 12

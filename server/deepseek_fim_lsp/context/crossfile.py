@@ -7,12 +7,15 @@ share the start of their prompt and DeepSeek's prefix cache keeps hitting. Secre
 
 from __future__ import annotations
 
+import heapq
 import posixpath
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .chunks import Chunk, ChunkIndex
 from .privacy import DEFAULT_EXCLUDE, is_excluded, redact_secrets, uri_to_path
 from .tokens import ASCII_COST, cost10
 
@@ -23,6 +26,10 @@ QUERY_LINES = 40
 MAX_OTHER_DOCUMENTS = 8
 #: Other documents larger than this are skipped (generated or minified; too costly to scan).
 MAX_OTHER_CHARS = 500_000
+#: Chunks of one document that go on to the ranking (a budget holds only a few chunks).
+PER_DOCUMENT_CHUNKS = 16
+#: Time a request may spend indexing chunks of documents it has not seen.
+INDEX_BUDGET_S = 0.004
 #: Step (in characters) for aligning a forced cut inside one very long line.
 
 
@@ -157,6 +164,14 @@ def _query_start(text: str, offset: int) -> int:
     return max(start, offset - 8000)
 
 
+def _by_score(t: tuple[float, int, object]) -> tuple[float, int]:
+    return t[0], t[1]
+
+
+def _score_order(t: tuple[float, int, int, object, object, str]) -> tuple[float, int, int]:
+    return t[0], t[1], t[2]
+
+
 def cross_file_header(
     text: str,
     offset: int,
@@ -164,8 +179,13 @@ def cross_file_header(
     language_id: str,
     others: Sequence[OpenDocument],
     budget_tokens: int,
+    index: ChunkIndex | None = None,
 ) -> tuple[str, tuple[str, ...]]:
-    """Best-matching chunks of other documents, each under a path comment, in a stable order."""
+    """Best-matching chunks of other documents, each under a path comment, in a stable order.
+
+    With an ``index`` (the engine's), chunks are looked up instead of rebuilt and only the
+    chosen ones are redacted; a request spends at most ``INDEX_BUDGET_S`` indexing documents
+    it has not seen (the rest are indexed by the next requests)."""
     # The word being typed is left out: a half-typed name would change the selection (and so the
     # prompt start) on every keystroke.
     recent = _TRAILING_WORD.sub("", text[_query_start(text, offset) : offset])
@@ -189,21 +209,32 @@ def cross_file_header(
     current_line = path_line(uri)
     limit = budget_tokens * 10 - cost10(current_line)
 
-    scored: list[tuple[float, int, int, OpenDocument, _Chunk, str]] = []
+    scored: list[tuple[float, int, int, OpenDocument, _Chunk | Chunk, str]] = []
+    deadline = time.perf_counter() + INDEX_BUDGET_S
     for rank, doc in enumerate(candidates):
         weight = 1.0 if doc.language_id == language_id else 0.5
         head = path_line(doc.uri)
-        for chunk in _chunks_of(doc.text):
-            if query.isdisjoint(chunk.idents):
-                continue
-            score = weight * len(query & chunk.idents) / len(query | chunk.idents)
-            scored.append((-score, rank, chunk.index, doc, chunk, head))
-    scored.sort(key=lambda t: (t[0], t[1], t[2]))
+        chunks: Sequence[_Chunk | Chunk] = (
+            _chunks_of(doc.text) if index is None else index.chunks(doc.uri, doc.text, deadline))
+        nq = len(query)
+        # Jaccard |q ∩ c| / |q ∪ c| with the union by counting; the intersections are taken at
+        # C speed (map), and only a document's best chunks go on to the global ranking.
+        shared = list(map(len, map(query.intersection, [c.idents for c in chunks])))
+        best = heapq.nsmallest(
+            PER_DOCUMENT_CHUNKS,
+            ((-weight * n / (nq + len(c.idents) - n), c.index, c)
+             for n, c in zip(shared, chunks, strict=True) if n),
+            key=_by_score)
+        scored += [(neg, rank, idx, doc, c, head) for neg, idx, c in best]
+    scored.sort(key=_score_order)
 
     chosen: list[tuple[str, int, _Chunk, str]] = []
-    for _neg, _rank, _idx, doc, chunk, head in scored:
-        cost = cost10(head) + chunk.cost  # upper bound: adjacent chunks share one head below
+    for _neg, _rank, _idx, doc, found, head in scored:
+        cost = cost10(head) + found.cost  # upper bound: adjacent chunks share one head below
         if cost <= limit:
+            chunk = found if isinstance(found, _Chunk) else _Chunk(
+                found.index, index.redacted(doc.uri, found) if index else "", found.idents,
+                found.cost)
             chosen.append((doc.uri, chunk.index, chunk, head))
             limit -= cost
         if limit < ASCII_COST * 40:
@@ -215,12 +246,12 @@ def cross_file_header(
     parts: list[str] = []
     uris: list[str] = []
     prev: tuple[str, int] | None = None
-    for doc_uri, index, chunk, head in chosen:
-        if prev != (doc_uri, index - 1):
+    for doc_uri, number, chunk, head in chosen:
+        if prev != (doc_uri, number - 1):
             parts.append(head)
         parts.append(chunk.text)
         if doc_uri not in uris:
             uris.append(doc_uri)
-        prev = (doc_uri, index)
+        prev = (doc_uri, number)
     parts.append(current_line)
     return "".join(parts), tuple(uris)

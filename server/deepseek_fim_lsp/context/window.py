@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .crossfile import OpenDocument, cross_file_header
+from .chunks import ChunkIndex
+from .crossfile import OpenDocument, _comment_delims, _display_path, cross_file_header
 from .tokens import ASCII_COST, cost10
 
 CHAR_ALIGN = 256
@@ -183,13 +184,16 @@ def build_window(
     cross_file_tokens: int = 0,
     chunk_lines: int = 32,
     sliding: bool = False,
+    context_header: str = "",
+    chunk_index: ChunkIndex | None = None,
 ) -> FimWindow:
     """Cut the prompt and suffix around ``offset`` (a code-point index into ``text``).
 
     The prefix starts at a line start (the file start while it fits, else a line number that is
     a multiple of ``chunk_lines``; ``sliding=True`` starts as early as the budget allows instead).
     The suffix ends after a whole line. Only a line too long for the budget is cut inside, never
-    between "\\r" and "\\n". Cross-file snippets, if any, come first under their own budget.
+    between "\\r" and "\\n". Cross-file snippets, if any, come first under their own budget,
+    after ``context_header`` (the repository context, already cut to its own budget).
     """
     offset = max(0, min(offset, len(text)))
     start = _prefix_start(text, offset, prefix_tokens, chunk_lines, sliding)
@@ -197,7 +201,13 @@ def build_window(
     prefix = text[start:offset]
     header, uris = "", tuple[str, ...]()
     if cross_file_tokens > 0 and others:
-        header, uris = cross_file_header(text, offset, uri, language_id, others, cross_file_tokens)
+        header, uris = cross_file_header(text, offset, uri, language_id, others, cross_file_tokens,
+                                         chunk_index)
+    if context_header:
+        if not header:
+            opener, closer = _comment_delims(language_id)
+            header = f"{opener}Path: {_display_path(uri, uri)}{closer}\n"
+        header = context_header + header
     return FimWindow(
         prompt=header + prefix,
         suffix=text[offset:end],

@@ -305,7 +305,9 @@ async def acomplete(text: str, offset: int | None = None, *, line: int | None = 
                     **settings: Any) -> CompletionOutcome:
     """Complete ``text`` at the cursor (``offset``, or 1-based ``line``/``column``).
 
-    ``path`` names the file (exclusion rules, language guess); ``settings`` override any setting
+    ``path`` names the file (exclusion rules, language guess, and the project whose imported
+    files the repository context may read: the nearest folder with ``.git``, ``pyproject.toml``,
+    ``package.json``, ``go.mod`` or ``Cargo.toml``); ``settings`` override any setting
     by its camelCase or snake_case name (``max_tokens=64``, ``apiKey=...``) on top of the
     defaults and the ``DEEPSEEK_API_KEY``/``DEEPSEEK_BASE_URL`` environment. Raises
     :class:`~.errors.DeepSeekError` subclasses (``AuthError``, ``BusyError``, ``InputError``,

@@ -79,6 +79,7 @@ class FimProtocol(LanguageServerProtocol):
     def lsp_text_document__did_open(self, params: lsp.DidOpenTextDocumentParams) -> None:
         td = params.text_document
         self._server.docs.open(td.uri, td.text, td.language_id, td.version)
+        self._server.engine.repo.opened(td.uri, td.language_id, td.text)
 
     @lsp_method(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: lsp.DidChangeTextDocumentParams) -> None:
@@ -88,6 +89,7 @@ class FimProtocol(LanguageServerProtocol):
             log.warning("didChange for a document that was never opened: %s",
                         params.text_document.uri)
             return
+        edited = None  # where the last edit's new text is (for the recent edits)
         for change in params.content_changes:
             if isinstance(change, lsp.TextDocumentContentChangePartial):
                 try:
@@ -99,14 +101,18 @@ class FimProtocol(LanguageServerProtocol):
                     log.warning("ignoring an edit outside the document: %s", exc)
                     continue
                 doc.apply_change(start, max(start, end), change.text)
+                edited = (start, start + len(change.text), change.range.start.line)
             else:
                 doc.replace_all(change.text)
         doc.version = params.text_document.version
+        if edited is not None:
+            server.engine.repo.changed(doc.uri, doc.text, *edited)
 
     @lsp_method(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def lsp_text_document__did_close(self, params: lsp.DidCloseTextDocumentParams) -> None:
         self._server.docs.close(params.text_document.uri)
         self._server.engine.type_through.forget(params.text_document.uri)
+        self._server.engine.repo.closed(params.text_document.uri)
 
 
 class FimLanguageServer(LanguageServer):

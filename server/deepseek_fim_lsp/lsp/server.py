@@ -47,8 +47,26 @@ def initialize(ls: FimLanguageServer, params: lsp.InitializeParams) -> None:
     settings, problems = config.parse(params.initialization_options, ls.base_settings)
     ls.base_settings = settings
     ls.apply_settings(None, base=settings)
+    roots = [f.uri for f in params.workspace_folders or ()]
+    if not roots and (params.root_uri or params.root_path):
+        roots = [params.root_uri or params.root_path or ""]
+    if roots:
+        ls.engine.repo.set_roots(roots)
     for problem in ls._env_problems + problems:
         log.warning("%s", problem)
+
+
+@server.feature(lsp.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+def did_change_workspace_folders(ls: FimLanguageServer,
+                                 params: lsp.DidChangeWorkspaceFoldersParams) -> None:
+    ls.engine.repo.change_roots([f.uri for f in params.event.added],
+                                [f.uri for f in params.event.removed])
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+def did_save(ls: FimLanguageServer, params: lsp.DidSaveTextDocumentParams) -> None:
+    """A saved file is re-read for the repository context of the files importing it."""
+    ls.engine.repo.saved(params.text_document.uri)
 
 
 @server.feature(lsp.INITIALIZED)
