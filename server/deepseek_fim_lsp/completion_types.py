@@ -30,6 +30,8 @@ class Fetched:
     #: The first suggestion's lookahead line, still streaming when the line was answered
     #: (resolves to the text to append, or None).
     later: asyncio.Future[str | None] | None = None
+    #: The model continues the first suggestion with the code below it: nothing follows.
+    ends: bool = False
 
 
 @dataclass(frozen=True)

@@ -138,8 +138,8 @@ class Engine:
         self._prefetched: LRUCache[tuple[int, int], bool] = LRUCache(maxsize=256)
         #: Serials of type-through entries whose lookahead line is still streaming.
         self._awaiting_lookahead: set[int] = set()
-        #: The text of the last request per document, to tell a cursor move from an edit.
-        self._last_text: LRUCache[str, str] = LRUCache(maxsize=64)
+        #: The state of the last request per document, to tell a cursor move from an edit.
+        self._last_state: LRUCache[str, tuple[str, int]] = LRUCache(maxsize=64)
         self.scheduler = Scheduler()
         self.ledger = ledger or UsageLedger()
         self._inflight: dict[tuple[object, ...], SharedFetch[Fetched]] = {}
@@ -269,8 +269,12 @@ class Engine:
         if is_excluded(req.uri, self._patterns):
             self.listener.status("inactive", "this file is excluded from completion", req.uri)
             return done("excluded")
-        moved = self._last_text.get(req.uri) == req.text  # nothing typed: the cursor moved
-        self._last_text[req.uri] = req.text
+        last = self._last_state.get(req.uri)
+        moved = last is not None and last[0] == req.text  # nothing typed: the cursor moved
+        # Moved away from a suggestion being typed: usually a glance at other code.
+        glance = moved and last is not None and last[1] != req.offset and \
+            self.type_through.remainder(req.uri, req.text, last[1]) is not None
+        self._last_state[req.uri] = (req.text, req.offset)
         if "\x00" in req.text:
             self.listener.status("inactive", "binary document: not sent", req.uri)
             return done("binary")
@@ -330,6 +334,8 @@ class Engine:
                     # Moving around rests briefly at many places; a slip off the suggestion
                     # is usually undone at once: both are worth a longer look first.
                     delay *= _SLOW_DEBOUNCE_FACTOR
+                if glance:
+                    delay = max(delay, _GLANCE_S)
                 await ticket.debounce(delay)
                 # A prefetch or a joined fetch may have landed meanwhile.
                 if (answer := typed_through()) is not None:
@@ -370,7 +376,9 @@ class Engine:
         has gone out (the request is answered by type-through and does not wait).
         """
         rem = self.type_through.remainder(req.uri, req.text, req.offset)
-        if rem is None or "\n" in rem.rest or (rem.serial, rem.held) in self._prefetched \
+        # The last line held: only blank lines (if any) follow it in the entry.
+        if rem is None or rem.closed or rem.rest.partition("\n")[2].strip() \
+                or (rem.serial, rem.held) in self._prefetched \
                 or rem.serial in self._awaiting_lookahead:
             return
         if not defer and rem.rest.strip():
@@ -422,15 +430,19 @@ class Engine:
         line a prefetch would ask for)."""
         serial = self.type_through.remember(req.uri, req.text, req.offset, result.through,
                                             result.single)
-        later = result.later
-        if serial is None or later is None:
+        if serial is None:
             return
         held = len(result.through[0].text)
+        if result.ends:
+            self.type_through.extend(req.uri, Remainder(serial, "", held), "")
+        later = result.later
+        if later is None:
+            return
         self._awaiting_lookahead.add(serial)
 
         def arrived(f: asyncio.Future[str | None]) -> None:
             self._awaiting_lookahead.discard(serial)
-            if more := _outcome(f):
+            if (more := _outcome(f)) is not None:  # "": nothing follows (closes the entry)
                 self.type_through.extend(req.uri, Remainder(serial, "", held), more)
 
         later.add_done_callback(arrived)
@@ -441,7 +453,10 @@ class Engine:
         if not result.through:
             self.type_through.extend(uri, rem, "")
         elif result.through[0].replace == 0:
-            self.type_through.extend(uri, rem, newline + result.through[0].text)
+            more = newline + result.through[0].text
+            if self.type_through.extend(uri, rem, more) and result.ends:
+                self.type_through.extend(uri, Remainder(rem.serial, "", rem.held + len(more)),
+                                         "")
 
     def _joinable(self, req: CompletionRequest) -> SharedFetch[Fetched] | None:
         """A fetch in flight for this document that ``req`` only typed on from: the latest
@@ -552,13 +567,17 @@ class Engine:
         usage = Usage()
         cost = 0.0
         first_error: DeepSeekError | None = None
+        ends = False
+        final = True  # every call answered in full (no timeout, no error)
         for r in results:
             if isinstance(r, DeepSeekError):
                 first_error = first_error or r
+                final = False
                 continue
             if isinstance(r, BaseException):
                 raise r
-            suggestion, full, u, c, more = r
+            suggestion, full, u, c, more = r.suggestion, r.full, r.usage, r.cost, r.later
+            final = final and not r.timed_out
             if u:
                 usage = Usage(usage.cache_hit_tokens + u.cache_hit_tokens,
                               usage.cache_miss_tokens + u.cache_miss_tokens,
@@ -566,6 +585,8 @@ class Engine:
                               usage.estimated or u.estimated)
             cost += c
             if suggestion and all(x.text != suggestion.text for x in items):
+                if not items:
+                    ends = r.ends
                 items.append(suggestion)
                 through.append(full or suggestion)
                 later = later or more
@@ -577,8 +598,10 @@ class Engine:
         self._problems.clear()
         self._blocked = None
         self._backoff.clear()
-        out = Fetched(tuple(items), tuple(through), mode == "single", usage, cost, later)
-        if items:  # an empty answer (or a timeout) is worth asking again
+        out = Fetched(tuple(items), tuple(through), mode == "single", usage, cost, later, ends)
+        # A model asked the same gets the same answer, an empty one too; what a timeout cut
+        # short is worth asking again.
+        if items or final:
             self.cache.put(key, out)
             if later is not None:
                 def arrived(f: asyncio.Future[str | None]) -> None:
@@ -586,6 +609,8 @@ class Engine:
                         first = Suggestion(through[0].text + more, through[0].replace)
                         self.cache.put(key, dataclasses.replace(
                             out, through=(first,) + out.through[1:], later=None))
+                    elif more == "":
+                        self.cache.put(key, dataclasses.replace(out, later=None, ends=True))
                 later.add_done_callback(arrived)
         return out
 
@@ -605,5 +630,8 @@ class Engine:
 #: moment later (then type-through answers again), and a cursor moved without typing is
 #: usually passing through: wait this many debounces before asking.
 _SLOW_DEBOUNCE_FACTOR = 3
+#: A cursor moved away from a suggestion being typed is a glance at other code, usually
+#: followed by a move back: ask there only once the cursor has rested this long.
+_GLANCE_S = 1.0
 #: How many other open documents are considered for cross-file snippets.
 _MAX_OTHERS = 12
