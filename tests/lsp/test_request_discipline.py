@@ -75,7 +75,7 @@ async def test_classic_completion_never_asks_when_the_client_has_inline_completi
         for kind in (lsp.CompletionTriggerKind.Invoked,
                      lsp.CompletionTriggerKind.TriggerForIncompleteCompletions):
             nothing = await classic(s, 1, 11, kind)
-            assert nothing.items == [] and nothing.is_incomplete
+            assert nothing.items == () and nothing.is_incomplete
         assert fims(emulator) == []
         ghost = await inline(s, 1, 11)
         assert texts(ghost) == ["a + b"]
@@ -98,7 +98,7 @@ async def test_classic_completion_does_not_supersede_the_inline_request(
         ghost = asyncio.ensure_future(inline(s, 1, 11))
         await asyncio.sleep(0.1)
         menu = await classic(s, 1, 11)
-        assert menu.items == []
+        assert menu.items == ()
         assert texts(await ghost) == ["a + b"]
         assert [r.outcome for r in fims(emulator)] == ["completed"]
 
@@ -121,7 +121,7 @@ async def test_classic_completion_without_inline_is_debounced_with_one_sample(
             await asyncio.sleep(0.02)
         results = await asyncio.gather(*pending)
         assert texts(results[-1]) == ["  # done"]
-        assert all(r.items == [] for r in results[:-2]), "superseded requests end empty"
+        assert all(not r.items for r in results[:-2]), "superseded requests end empty"
         assert len(fims(emulator)) <= 2
         assert {r.body["temperature"] for r in fims(emulator)} == {0.0}
         assert fims(emulator)[-1].body["prompt"] == word
@@ -147,7 +147,7 @@ async def test_trigger_for_incomplete_completions_never_starts_a_request(
         s.open(URI, "def add(a, b):\n    return \n")
         result = await classic(s, 1, 11,
                                lsp.CompletionTriggerKind.TriggerForIncompleteCompletions)
-        assert result.items == [] and result.is_incomplete
+        assert result.items == () and result.is_incomplete
         await asyncio.sleep(0.3)
         assert fims(emulator) == []
 
@@ -238,7 +238,7 @@ async def test_a_selected_menu_entry_with_nothing_to_add_shows_nothing(
         s.open(URI, "x = pr\n")
         assert texts(await inline(s, 0, 6)) == ["ivate = 1"]
         result = await inline(s, 0, 6, selected=(4, 6, "print"))
-        assert result.items == []
+        assert result.items == ()
 
 
 async def test_selected_menu_entries_are_debounced_like_typing(tmp_path: Path,

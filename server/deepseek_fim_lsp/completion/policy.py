@@ -35,8 +35,9 @@ Door = Literal["typing", "explicit", "known"]
 #: usually passing through: wait this many debounces before asking.
 SLOW_DEBOUNCE_FACTOR = 3
 #: A cursor moved away from a suggestion being typed is a glance at other code, usually
-#: followed by a move back: ask there only once the cursor has rested this long (seconds).
-GLANCE_S = 1.0
+#: followed by a move back: ask there only once the cursor has rested this many debounces
+#: (0.9 s by default).
+GLANCE_FACTOR = 6
 
 
 def inline_door(invoked: bool, menu_open: bool) -> Door:
@@ -81,9 +82,9 @@ def cost(door: Door, settings: Settings) -> Cost:
 def debounce_s(settings: Settings, *, moved: bool, typo: bool, glance: bool) -> float:
     """How long a ``typing`` request waits before it asks."""
     delay = settings.debounce_ms / 1000
-    if moved or typo:
-        delay *= SLOW_DEBOUNCE_FACTOR
-    return max(delay, GLANCE_S) if glance else delay
+    if glance:
+        return delay * GLANCE_FACTOR
+    return delay * SLOW_DEBOUNCE_FACTOR if moved or typo else delay
 
 
 def apply_selection(req: CompletionRequest) -> CompletionRequest | None:

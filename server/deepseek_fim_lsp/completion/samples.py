@@ -8,7 +8,6 @@ missing ones (:func:`merge` with ``base``). The answer fails only when every sam
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from ..errors import DeepSeekError
