@@ -9,10 +9,14 @@ names the key and the reason, for the user to be told once.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.deepseek.com"
 DEFAULT_MODEL = "deepseek-v4-flash"
@@ -154,10 +158,34 @@ def _key(v: Any) -> tuple[Any, str | None]:
     return v.strip(), None
 
 
+#: Path endings of the base URLs DeepSeek's docs show: ``/beta`` (the FIM guide) and ``/v1``
+#: (the OpenAI-compatible form). The server adds ``/beta`` per endpoint itself, so either would
+#: double a path segment (``/beta/beta/completions``, ``/v1/user/balance``) and 404.
+_API_SUFFIXES = ("/beta", "/v1")
+_told_roots: set[str] = set()
+
+
+def api_root(url: str) -> str:
+    """The API root of a base URL written as the docs write it: no trailing slash, no
+    ``/beta`` or ``/v1`` ending (``https://api.deepseek.com/beta/`` → the bare host)."""
+    root = url.strip().rstrip("/")
+    for suffix in _API_SUFFIXES:
+        if root.lower().endswith(suffix):
+            root = root[: -len(suffix)].rstrip("/")
+            break
+    return root
+
+
 def _url(v: Any) -> tuple[Any, str | None]:
-    if not isinstance(v, str) or not v.startswith(("http://", "https://")):
+    if not isinstance(v, str) or not v.strip().lower().startswith(("http://", "https://")) \
+            or not urlsplit(v.strip()).hostname:
         return None, "expected an http:// or https:// URL"
-    return v.strip().rstrip("/"), None
+    root = api_root(v)
+    if root != v.strip().rstrip("/") and v not in _told_roots:
+        _told_roots.add(v)  # said once per value: settings are parsed again on every change
+        log.info("baseUrl %s: using the API root %s (the /beta and /v1 paths are added per "
+                 "endpoint)", v.strip(), root)
+    return root, None
 
 
 def _choice(*options: str) -> Check:

@@ -9,7 +9,8 @@ key: they are built from status codes and the server's text, which is passed thr
     ├── AuthError              401: key rejected
     ├── BalanceError           402: balance exhausted
     ├── RequestRejected        400/422: a parameter was refused
-    │   └── UnknownModelError  the model id is not offered
+    │   ├── UnknownModelError  the model id is not offered
+    │   └── WrongUrlError      404: nothing at that URL (``baseUrl`` is wrong)
     ├── BusyError              429/500/503 and insufficient_system_resource: back off
     ├── UnreachableError       timeout, refused connection, DNS, TLS
     └── StreamError            a broken or garbled response stream
@@ -90,18 +91,42 @@ class RequestRejected(DeepSeekError):
 
 
 class UnknownModelError(RequestRejected):
+    """The API answered a request with its unknown-model error (400 "Model Not Exist").
+
+    Only a failed request says this: ``GET /models`` is advisory (DeepSeek keeps serving older
+    ids as aliases after they leave the list).
+    """
+
     kind = "model"
 
-    def __init__(self, model: str, offered: Sequence[str] = (), status: int = 400) -> None:
+    def __init__(self, model: str, offered: Sequence[str] = (), status: int = 400, *,
+                 setting: str = "model") -> None:
         DeepSeekError.__init__(
             self,
             f"DeepSeek FIM: the API does not offer the model '{model}'."
             + (f" It offers: {', '.join(offered)}." if offered else "")
-            + " Set `deepseekFim.model` to one of them.",
+            + f" Set `deepseekFim.{setting}` to one of them.",
             status=status,
         )
         self.model = model
         self.offered = tuple(offered)
+
+
+class WrongUrlError(RequestRejected):
+    """HTTP 404: the URL is wrong (``baseUrl``), not the model or the other settings."""
+
+    kind = "url"
+
+    def __init__(self, url: str, detail: str = "") -> None:
+        DeepSeekError.__init__(
+            self,
+            f"DeepSeek FIM: the API has nothing at {url} (HTTP 404), so the base URL is wrong. "
+            "Set `deepseekFim.baseUrl` (or DEEPSEEK_BASE_URL) to the API root, for example "
+            "https://api.deepseek.com.",
+            status=404,
+            detail=detail,
+        )
+        self.url = url
 
 
 class BusyError(DeepSeekError):

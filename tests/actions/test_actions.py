@@ -117,8 +117,8 @@ def test_several_blocks_prefers_the_expected_language_then_the_largest() -> None
     assert rp.extract_code(reply, "go", prefixed=False) == "a much longer block\nof two lines"
 
 
-def test_no_fence_is_all_code_and_crlf_is_normalised() -> None:
-    assert rp.extract_code("\r\nx := 1\r\ny := 2\r\n", "go", prefixed=False) == "x := 1\ny := 2"
+def test_a_continued_block_is_all_code_and_crlf_is_normalised() -> None:
+    assert rp.extract_code("\r\nx := 1\r\ny := 2\r\n", "go", prefixed=True) == "x := 1\ny := 2"
 
 
 def test_tilde_fences_and_longer_fences() -> None:

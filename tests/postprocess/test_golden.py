@@ -32,6 +32,7 @@ class Case:
     suffix: str
     raw: str
     expected: str | None  # None: no suggestion must be shown
+    shape: int = 0  # the issue-14 class of shape the case is about (1..9), 0: none
 
     @property
     def document(self) -> str:
@@ -76,6 +77,7 @@ def load_case(path: Path) -> Case:
         suffix=suffix,
         raw=raw,
         expected=expected,
+        shape=int(header.get("class", "0")),
     )
 
 
@@ -93,7 +95,8 @@ def apply(case: Case, s: Suggestion | None) -> str | None:
 
 def run_unit(case: Case) -> str | None:
     mode = choose_mode(case.prefix, case.suffix, case.setting)  # type: ignore[arg-type]
-    return apply(case, clean(case.raw, prefix=case.prefix, suffix=case.suffix, mode=mode))
+    return apply(case, clean(case.raw, prefix=case.prefix, suffix=case.suffix, mode=mode,
+                             language=case.language, blocks=case.setting != "never"))
 
 
 def run_streamed(case: Case, chunk: int) -> str | None:
@@ -102,12 +105,14 @@ def run_streamed(case: Case, chunk: int) -> str | None:
     acc = ""
     for i in range(0, len(case.raw), chunk):
         acc += case.raw[i : i + chunk]
-        stop = early_stop(acc, mode=mode, prefix=case.prefix, suffix=case.suffix)
+        stop = early_stop(acc, mode=mode, prefix=case.prefix, suffix=case.suffix,
+                          language=case.language, blocks=case.setting != "never")
         if stop is not None:
             assert 0 <= stop <= len(acc)
             acc = acc[:stop]
             break
-    return apply(case, clean(acc, prefix=case.prefix, suffix=case.suffix, mode=mode))
+    return apply(case, clean(acc, prefix=case.prefix, suffix=case.suffix, mode=mode,
+                             language=case.language, blocks=case.setting != "never"))
 
 
 def test_corpus_is_broad() -> None:
@@ -120,6 +125,16 @@ def test_corpus_is_broad() -> None:
         assert by_language.get(family, 0) >= 5, (family, by_language)
     assert sum(1 for c in CASES if c.expected is None) >= 5
     assert any("\r\n" in c.prefix + c.suffix for c in CASES)
+
+
+def test_corpus_covers_every_shape() -> None:
+    """Issue 14: at least 150 cases in at least 10 languages, at least 5 per class of shape."""
+    assert len(CASES) >= 150
+    assert len({c.language for c in CASES}) >= 10
+    for shape in range(1, 10):
+        of_shape = [c for c in CASES if c.shape == shape]
+        assert len(of_shape) >= 5, (shape, len(of_shape))
+        assert len({c.language for c in of_shape}) >= 3, shape
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -136,7 +151,10 @@ def test_golden_streaming_gives_the_same_answer(case: Case, chunk: int) -> None:
 # ----------------------------------------------------------------------------- end to end
 
 _EXT = {"python": "py", "typescript": "ts", "javascript": "js", "go": "go", "rust": "rs",
-        "c": "c", "java": "java"}
+        "c": "c", "java": "java", "cpp": "cpp", "csharp": "cs", "kotlin": "kt", "php": "php",
+        "ruby": "rb", "lua": "lua", "css": "css", "scss": "scss", "yaml": "yaml", "json": "json",
+        "shellscript": "sh", "markdown": "md", "julia": "jl", "fsharp": "fs", "sql": "sql",
+        "solidity": "sol", "vue": "vue", "swift": "swift", "typescriptreact": "tsx"}
 
 
 def _utf16_position(text: str, offset: int) -> lsp.Position:

@@ -15,6 +15,7 @@ from deepseek_fim_lsp.postprocess import (
     drop_suffix_tail,
     early_stop,
     is_useless,
+    open_brackets_before,
     reindent,
     resolve_cursor_line_overlap,
     trim_whitespace,
@@ -98,24 +99,31 @@ def test_multi_keeps_closing_line_when_suffix_does_not_close() -> None:
     assert stop is not None and text[:stop] == "\n  return 1;\n}"
 
 
-def test_multi_drops_closing_line_when_suffix_closes() -> None:
-    text = "\n  return 1;\n}\n"
-    stop = early_stop(text, mode="multi", prefix="function f() {", suffix="\n}\n")
-    assert stop is not None and text[:stop] == "\n  return 1;"
+def _shown(text: str, prefix: str, suffix: str, language: str = "") -> str | None:
+    """What is shown after streaming ``text`` with early stop (multi mode)."""
+    stop = early_stop(text, mode="multi", prefix=prefix, suffix=suffix, language=language)
+    assert stop is not None, "the stream must stop at the block's end"
+    s = clean(text[:stop], prefix=prefix, suffix=suffix, mode="multi", language=language)
+    return None if s is None else s.text
 
 
-def test_multi_drops_closing_line_when_block_goes_on_below() -> None:
-    text = "x();\n}\n"
-    stop = early_stop(text, mode="multi", prefix="if (a) {\n  ", suffix="\n  y();\n}\n")
-    assert stop is not None and text[:stop] == "x();"
+@pytest.mark.parametrize("language", ["", "javascript"])
+def test_multi_drops_closing_line_when_suffix_closes(language: str) -> None:
+    shown = _shown("\n  return 1;\n}\n", "function f() {", "\n}\n", language)
+    assert shown == "\n  return 1;"
 
 
-def test_multi_if_else_goes_on_when_the_block_ends_at_the_cursor() -> None:
+@pytest.mark.parametrize("language", ["", "javascript"])
+def test_multi_drops_closing_line_when_block_goes_on_below(language: str) -> None:
+    assert _shown("x();\n}\n", "if (a) {\n  ", "\n  y();\n}\n", language) == "x();"
+
+
+@pytest.mark.parametrize("language", ["", "javascript"])
+def test_multi_if_else_goes_on_when_the_block_ends_at_the_cursor(language: str) -> None:
     text = "\n  a();\n} else {\n  b();\n}\nnext();\n"
     for suffix, kept in (("", "\n  a();\n} else {\n  b();\n}"),
                          ("\n}\n", "\n  a();\n} else {\n  b();")):
-        stop = early_stop(text, mode="multi", prefix="if (x) {", suffix=suffix)
-        assert stop is not None and text[:stop] == kept
+        assert _shown(text, "if (x) {", suffix, language) == kept
     py = "\n    a()\nelse:\n    b()\nc()\n"
     stop = early_stop(py, mode="multi", prefix="if x:", suffix="\n\nprint(1)\n")
     assert stop is not None and py[:stop] == "\n    a()\nelse:\n    b()"
@@ -125,9 +133,16 @@ def test_multi_else_stops_when_the_block_goes_on_below() -> None:
     text = "\n  a();\n} else {\n  b();\n}\n"
     stop = early_stop(text, mode="multi", prefix="if (x) {", suffix="\n  c();\n}\n")
     assert stop is not None and text[:stop] == "\n  a();"
-    text = "a();\n} else {\n  b();\n}\n"  # cursor inside the block: never leave it
-    stop = early_stop(text, mode="multi", prefix="if (x) {\n  ", suffix="\n")
-    assert stop is not None and text[:stop] == "a();"
+    text = "a();\n} else {\n  b();\n}\n"  # cursor inside the block, the document goes on
+    assert _shown(text, "if (x) {\n  ", "\n  c();\n}\n") == "a();"
+
+
+def test_multi_else_from_inside_the_block_when_the_document_ends() -> None:
+    """Class 9: the statement goes on through its last branch (the file does not close it)."""
+    text = "a();\n} else {\n  b();\n}\nnext();\n"
+    assert _shown(text, "if (x) {\n  ", "\n") == "a();\n} else {\n  b();\n}"
+    # the document closes the if itself: its } stays the document's
+    assert _shown(text, "if (x) {\n  ", "\n}\n") == "a();\n} else {\n  b();"
 
 
 def test_multi_stops_when_model_writes_the_suffix() -> None:
@@ -217,6 +232,69 @@ def test_streaming_never_changes_the_answer(
     assert streamed == whole
 
 
+_SHAPE_LINES = [
+    " {", "{", "    a()", "        b();", "} else {", "  } else {", "    } catch (e) {", "    }",
+    "}", "  }", "elif x:", "    else:", "end", "  end", '"""', '    """', "## Next", "text",
+    "    | 2 -> x", "\tField int", "", "func g() {", "catch (Exception e)", "    {",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    lines=st.lists(st.sampled_from(_SHAPE_LINES), max_size=14),
+    chunk=st.integers(min_value=1, max_value=9),
+    doc=st.sampled_from([
+        ("func area() float64", "\n\nfunc main() {}\n", "go"),
+        ("  if (x)", "\n}\n", "javascript"),
+        ("def f(x)", "\n", "python"),
+        ("function f() {\n  if (x) {\n    ", "", "javascript"),
+        ("class A\n{\n    void F()\n    {\n        try\n        {\n            ", "\n    }\n}",
+         "csharp"),
+        ('def f():\n    """', "\n", "python"),
+        ('def f():\n    """Doc.\n\n    ', "", "python"),
+        ("# T\n\n## ", "\n", "markdown"),
+        ("type A struct {\n\tX int", "\n}\n", "go"),
+        ("match n with\n| 1 -> a", "\n", "fsharp"),
+        ("f(", ")", "typescript"),
+    ]),
+    setting=st.sampled_from(["auto", "never", "always"]),
+)
+def test_streaming_never_changes_the_shaped_answer(
+    lines: list[str], chunk: int, doc: tuple[str, str, str], setting: str
+) -> None:
+    """Blocks grown from the first line, continuations, docstrings, headings: early stop on
+    the stream gives what the whole answer gives."""
+    prefix, suffix, language = doc
+    mode = choose_mode(prefix, suffix, setting)  # type: ignore[arg-type]
+    kw = {"mode": mode, "prefix": prefix, "suffix": suffix, "language": language,
+          "blocks": setting != "never"}
+    raw = "\n".join(lines)
+    acc = ""
+    for i in range(0, len(raw), chunk):
+        acc += raw[i : i + chunk]
+        stop = early_stop(acc, **kw)  # type: ignore[arg-type]
+        if stop is not None:
+            acc = acc[:stop]
+            break
+    assert clean(acc, **kw) == clean(raw, **kw)  # type: ignore[arg-type]
+
+
+def test_a_grown_block_still_stops_the_stream_early() -> None:
+    """`func area() float64|` + a body and then runaway functions: the stream stops after
+    the body's } (one line later), long before the answer ends."""
+    raw = " {\n\treturn 1\n}\n\n" + "func more() {\n\treturn\n}\n\n" * 20
+    prefix, suffix = "package p\n\nfunc area() float64", "\n"
+    acc, stopped = "", None
+    for i in range(0, len(raw), 4):
+        acc += raw[i : i + 4]
+        stopped = early_stop(acc, mode="single", prefix=prefix, suffix=suffix, language="go")
+        if stopped is not None:
+            break
+    assert stopped is not None and len(acc) < 40
+    s = clean(acc[:stopped], prefix=prefix, suffix=suffix, mode="single", language="go")
+    assert s == Suggestion(" {\n\treturn 1\n}")
+
+
 @settings(max_examples=200, deadline=None)
 @given(raw=st.text(alphabet="ab (){}\"\n\t ;", max_size=40),
        after=st.sampled_from(["", ")", "\");", "})", " x)", "y"]))
@@ -230,8 +308,12 @@ def test_clean_invariants(raw: str, after: str) -> None:
         assert 0 <= s.replace <= len(after)
         assert not s.text.endswith((" \n", "\n")), "no dangling line break"
         assert "\r" not in s.text
-        if mode == "single":
-            assert "\n" not in s.text.lstrip("\n")
+        if mode == "single" and "\n" in s.text.lstrip("\n"):
+            # one line, unless the suggestion's first line opens a block (the auto setting)
+            first = s.text.lstrip("\n").split("\n")[0]
+            assert first.rstrip().endswith(tuple("{([:")) or open_brackets_before(first) > 0
+            single = clean(raw, prefix=prefix, suffix=suffix, mode="single", blocks=False)
+            assert single is None or "\n" not in single.text.lstrip("\n")
 
 
 # ------------------------------------------------------------------------------ steps
@@ -427,3 +509,79 @@ def test_reindent_at_column_zero_measures_from_the_answers_first_line() -> None:
     same = '    const matched = match();\n    const ctx: Context = {'
     assert reindent(same, before="", doc_unit="  ") == same
     assert reindent("  if (x) {\n      a();", before="", doc_unit="  ") == "  if (x) {\n    a();"
+
+
+def test_syntax_guard_drops_a_line_cut_off_by_the_token_limit() -> None:
+    """An answer cut mid-line (max_tokens): the broken last line goes when a grammar says
+    it adds a parse error the document did not have; without a grammar it stays."""
+    prefix, suffix = "def f(xs):\n    ", "\n"
+    raw = "total = 0\n    for x in xs:\n        total += x\n    return sum(total, "
+    s = clean(raw, prefix=prefix, suffix=suffix, mode="multi", language="python")
+    assert s == Suggestion("total = 0\n    for x in xs:\n        total += x")
+    plain = clean(raw, prefix=prefix, suffix=suffix, mode="multi")
+    assert plain is not None and plain.text.endswith("return sum(total,")
+
+
+def test_syntax_judge_keeps_the_closer_the_document_lacks() -> None:
+    """The closing brace: kept when the file lacks it, dropped when the file has it, in
+    languages with a grammar (the judge) as without (the bracket balance)."""
+    for language in ("", "go"):
+        lacks = clean("return 1\n}\n", prefix="func f() int {\n\t", suffix="", mode="multi",
+                      language=language)
+        has = clean("return 1\n}\n", prefix="func f() int {\n\t", suffix="\n}\n",
+                    mode="multi", language=language)
+        assert lacks == Suggestion("return 1\n}") and has == Suggestion("return 1")
+
+
+def test_a_single_line_is_not_held_back_for_a_brace_on_the_next_line() -> None:
+    """Only declaration lines in Allman/PSR-12 languages wait for a lone `{` below them; an
+    ordinary line stops the stream at its end, as before."""
+    for language in ("", "python", "typescript", "go"):
+        assert early_stop("print(x)\nnext", mode="single", prefix="", suffix="\n",
+                          language=language) == len("print(x)")
+    header = "public void Run()\n"
+    assert early_stop(header, mode="single", prefix="    ", suffix="\n", language="csharp") is None
+    assert early_stop(header + "    x();\n", mode="single", prefix="    ", suffix="\n",
+                      language="csharp") == len(header) - 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    raw=st.text(alphabet='ab{}()[]:;"\n\t =|#-', max_size=60),
+    doc=st.sampled_from([
+        ("func f() int", "\n", "go"), ("  if (x) {\n    ", "\n  }\n}", "javascript"),
+        ('def f():\n    """', "", "python"), ("## ", "\n", "markdown"),
+        ("function area(r)", "\nend", "julia"), ("foo(", ")", "typescript"),
+        ("class A\n{\n    void F()", "\n}", "csharp"), ("    - a", "\n", "yaml"),
+        ("\tCity string", "\n}", "go"), ("  def bark", "\nend", "ruby"),
+    ]),
+    setting=st.sampled_from(["auto", "never", "always"]),
+)
+def test_clean_never_fails_and_stays_on_the_cursor_line(
+    raw: str, doc: tuple[str, str, str], setting: str
+) -> None:
+    """Any answer, any shape: no exception, replace stays within the cursor line."""
+    prefix, suffix, language = doc
+    mode = choose_mode(prefix, suffix, setting)  # type: ignore[arg-type]
+    s = clean(raw, prefix=prefix, suffix=suffix, mode=mode, language=language,
+              blocks=setting != "never")
+    if s is not None:
+        assert s.text.strip()
+        assert "\n" not in suffix[: s.replace]
+
+
+def test_the_judge_parses_a_window_of_a_huge_file() -> None:
+    """Deep inside a 400 kB class (no top-level line near the cursor) the window starts at a
+    whole line; it cuts off the class's open brace, so the judge abstains and the balance of
+    the whole document keeps the method's missing }, the class's not doubled."""
+    from deepseek_fim_lsp.postprocess.syntax_cut import PREFIX_WINDOW, cut_off_open, window
+
+    methods = "".join(f"    int m{i}() {{\n        return {i};\n    }}\n" for i in range(10000))
+    prefix = "class A {\n" + methods + "    int f() {\n        "
+    suffix = "\n}\n"
+    before, _after = window(prefix, suffix)
+    assert len(before) <= PREFIX_WINDOW and before.startswith("    int m")
+    assert cut_off_open(prefix) and not cut_off_open("class A {\n    int f() {\n        ")
+    s = clean("return 1;\n    }\n\n    int g() {\n", prefix=prefix, suffix=suffix, mode="multi",
+              language="java")
+    assert s == Suggestion("return 1;\n    }")

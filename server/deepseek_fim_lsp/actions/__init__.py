@@ -15,6 +15,7 @@ LSP positions.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable
@@ -36,10 +37,13 @@ from .types import (
     ActionRequest,
     EmptyReply,
     FileChange,
+    NoCodeBlock,
     Outcome,
     TextChange,
     TruncatedReply,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ACTION_KINDS",
@@ -48,6 +52,7 @@ __all__ = [
     "ActionRequest",
     "EmptyReply",
     "FileChange",
+    "NoCodeBlock",
     "Outcome",
     "TextChange",
     "TruncatedReply",
@@ -72,11 +77,15 @@ async def _ask(backend: Backend, settings: Settings, prompt: Prompt) -> tuple[Ch
         if not prompt.prefixed or isinstance(err, UnknownModelError) or \
                 err.status not in (400, 404, 422):
             raise
-    plain = ChatRequest(
+    return await backend.chat(_plain(settings, prompt)), False
+
+
+def _plain(settings: Settings, prompt: Prompt) -> ChatRequest:
+    """The prompt as plain chat: no opened code block, no stop string (a Markdown answer)."""
+    return ChatRequest(
         model=settings.chat_model, messages=[m for m in prompt.messages if not m.prefix],
         max_tokens=settings.chat_max_tokens, temperature=0.0, thinking=settings.chat_thinking,
     )
-    return await backend.chat(plain), False
 
 
 def _account(ledger: UsageLedger, settings: Settings, prompt: Prompt,
@@ -103,7 +112,24 @@ async def run_action(req: ActionRequest, backend: Backend, settings: Settings,
         progress(f"answer received ({usage.completion_tokens} tokens); preparing the edit")
     if result.finish_reason == "length":
         raise TruncatedReply(settings.chat_max_tokens)
-    code = extract_code(result.text, req.language_id, prefixed=prefixed)
+    try:
+        code = extract_code(result.text, req.language_id, prefixed=prefixed)
+    except NoCodeBlock as err:
+        if not (prefixed and err.prose):
+            raise
+        # A server that ignores the opened block but honours the stop string: the answer
+        # stopped at the fence that opened its code. Ask once more for a Markdown answer.
+        log.info("the chat server ignored prefix completion; asking again in plain chat")
+        result = await backend.chat(_plain(settings, prompt))
+        again, more = _account(ledger, settings, prompt, result)
+        usage = Usage(usage.cache_hit_tokens + again.cache_hit_tokens,
+                      usage.cache_miss_tokens + again.cache_miss_tokens,
+                      usage.completion_tokens + again.completion_tokens,
+                      usage.estimated or again.estimated)
+        cost += more
+        if result.finish_reason == "length":
+            raise TruncatedReply(settings.chat_max_tokens) from None
+        code = extract_code(result.text, req.language_id, prefixed=False)
     if not code.strip():
         raise EmptyReply()
     files = place(code)

@@ -14,7 +14,7 @@ from ..backends.base import ChatMessage
 from ..context.privacy import redact_secrets
 from ..context.tokens import estimate_tokens
 from ..postprocess.indentation import to_lf
-from .replies import fence_tag
+from .replies import fence_tag, lang_name
 from .testfiles import python_module, relative_name
 from .types import ActionRequest
 
@@ -57,13 +57,6 @@ def context_window(text: str, start: int, end: int, budget: int) -> tuple[str, s
             break
         a.append(ln)
     return "".join(b), "".join(a)
-
-
-def lang_name(language_id: str) -> str:
-    """The language's name as a person writes it."""
-    return {"typescriptreact": "TypeScript (TSX)", "javascriptreact": "JavaScript (JSX)",
-            "shellscript": "shell script", "cpp": "C++", "csharp": "C#"}.get(
-        language_id, language_id.capitalize() if language_id != "plaintext" else "plain text")
 
 
 def build_prompt(req: ActionRequest, *, task: str, what: str, prefixed: bool,

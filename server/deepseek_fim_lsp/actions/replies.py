@@ -7,6 +7,7 @@ import re
 
 from ..postprocess.indentation import indent_width, to_lf
 from .ranges import PY_HEADER
+from .types import EmptyReply, NoCodeBlock
 
 LANG_ALIASES: dict[str, tuple[str, ...]] = {
     "python": ("python", "py", "python3"),
@@ -29,6 +30,13 @@ LANG_ALIASES: dict[str, tuple[str, ...]] = {
 def fence_tag(language_id: str) -> str:
     """The info string to open a code block in this language with."""
     return LANG_ALIASES.get(language_id, (language_id,))[0] if language_id != "plaintext" else ""
+
+
+def lang_name(language_id: str) -> str:
+    """The language's name as a person writes it."""
+    return {"typescriptreact": "TypeScript (TSX)", "javascriptreact": "JavaScript (JSX)",
+            "shellscript": "shell script", "cpp": "C++", "csharp": "C#"}.get(
+        language_id, language_id.capitalize() if language_id != "plaintext" else "plain text")
 
 
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^`\s]*)[^`]*$")
@@ -59,29 +67,80 @@ def code_blocks(reply: str) -> list[tuple[str, str]]:
     return blocks
 
 
-def extract_code(reply: str, language_id: str, *, prefixed: bool) -> str:
-    """The code in a model reply.
+#: Info strings that say nothing about the language: such a block counts as untagged.
+_GENERIC_TAGS = ("", "text", "txt", "plaintext", "plain", "code")
+#: Languages whose "code" is prose: no prose check, any block will do.
+_PROSE_LANGUAGES = ("plaintext", "markdown", "text", "restructuredtext", "latex")
+#: A sentence: starts with a letter, three words or more, ends like a sentence, and holds
+#: nothing code is made of (brackets, operators, ``#`` comments, semicolons).
+_SENTENCE = re.compile(r"^[A-Za-z][^()\[\]{}=<>+*/\\#@$%^&|~;]*\s\S+\s\S+[^()\[\]{}=<>+*/\\"
+                       r"#@$%^&|~;]*[.:!?]$")
 
-    ``prefixed``: the reply continues an opened code block, so it is code up to the first fence
-    (the API stops there; other servers may not). Otherwise — or when a prefixed reply opens a
-    block itself — take the first block in the expected language, else the largest block, else
-    the whole reply (no fence at all).
+
+def _is_prose(text: str) -> bool:
+    """Every line reads as a sentence ("Here is the fix:", "I can't help with that.")."""
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    return bool(lines) and all(_SENTENCE.match(ln) for ln in lines)
+
+
+def _before_first_fence(text: str) -> tuple[str, re.Match[str] | None]:
+    """The text before the first fence line, and that line's match (None: no fence)."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if m := _FENCE.match(line):
+            return "\n".join(lines[:i]), m
+    return text, None
+
+
+def extract_code(reply: str, language_id: str, *, prefixed: bool) -> str:
+    """The code in a model reply; :class:`NoCodeBlock` when there is none to apply
+    (:class:`EmptyReply` when the answer holds no code at all).
+
+    Prose is never code. ``prefixed``: the request opened a code block for the reply to
+    continue, so the reply is code up to its first (closing) fence — if the server honoured
+    that. One that ignored it answers in Markdown, which shows: its first fence names a
+    language (it opens a block), or what comes before the fence is empty or prose. A Markdown
+    answer gives the first block in the file's language, else the largest block without a
+    language; blocks only in other languages, or none at all, give nothing.
     """
     text = reply.replace("\r\n", "\n").replace("\r", "\n")
+    prose_ok = language_id in _PROSE_LANGUAGES
     if prefixed:
-        first = next((ln for ln in text.split("\n") if ln.strip()), "")
-        m = _FENCE.match(first)
-        if not (m and m.group(2)):
-            cut = text.find("```")
-            return (text if cut < 0 else text[:cut]).strip("\n")
-    blocks = code_blocks(text)
-    if not blocks:
-        return text.strip("\n")
+        head, fence = _before_first_fence(text)
+        if fence is None or not fence.group(2):
+            code = head.strip("\n")
+            if code.strip() and (prose_ok or not _is_prose(code)):
+                return code
+            if fence is None:
+                if not code.strip():
+                    raise EmptyReply()
+                raise NoCodeBlock("the model answered in words, without code", prose=True)
+    blocks = [(info, body.strip("\n")) for info, body in code_blocks(text)]
+    if prose_ok:
+        usable = [b for _, b in blocks if b.strip()]
+        if usable:
+            return max(usable, key=len)
+        if not prefixed and not blocks:
+            raise NoCodeBlock("the answer had no code block")
+        raise EmptyReply()
     aliases = LANG_ALIASES.get(language_id, (language_id,))
     for info, body in blocks:
-        if info in aliases:
-            return body.strip("\n")
-    return max(blocks, key=lambda b: len(b[1].strip()))[1].strip("\n")
+        if info in aliases and body.strip():
+            return body
+    untagged = [body for info, body in blocks
+                if info in _GENERIC_TAGS and body.strip() and not _is_prose(body)]
+    if untagged:
+        return max(untagged, key=len)
+    others = sorted({info for info, body in blocks if body.strip() and info not in _GENERIC_TAGS})
+    if others:
+        raise NoCodeBlock(f"the answer's code is in {', '.join(others)}, not "
+                          f"{lang_name(language_id)}")
+    if not any(body.strip() for _, body in blocks):
+        if blocks:
+            raise EmptyReply()
+        raise NoCodeBlock(f"the answer had no code block, only words (no "
+                          f"{lang_name(language_id)} to apply)")
+    raise NoCodeBlock("the answer's code block holds only words")
 
 
 _TRIPLE = re.compile(r"[rRuU]?(\"\"\"|''').*?\1", re.S)

@@ -38,6 +38,18 @@ class EmptyReply(ActionError):
         super().__init__("DeepSeek: the model answered without any code, so nothing was changed.")
 
 
+class NoCodeBlock(ActionError):
+    """The answer holds no code to apply (prose only, or code in another language)."""
+
+    kind = "action_no_code"
+
+    def __init__(self, why: str, *, prose: bool = False) -> None:
+        super().__init__(f"DeepSeek: {why}, so nothing was changed. Try again, or select the "
+                         "code more precisely.")
+        #: The reply to a prefix-mode request was prose: the server ignored the opened block.
+        self.prose = prose
+
+
 @dataclass(frozen=True)
 class TextChange:
     start: int

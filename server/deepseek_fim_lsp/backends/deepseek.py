@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 import httpx
 
+from ..config import api_root
 from ..errors import (
     AuthError,
     BalanceError,
@@ -24,6 +25,7 @@ from ..errors import (
     StreamError,
     UnknownModelError,
     UnreachableError,
+    WrongUrlError,
 )
 from ..log import register_secret
 from ..usage import Usage
@@ -53,7 +55,7 @@ class DeepSeekBackend:
 
     def __init__(self, base_url: str, api_key: str | None, *, timeout_s: float = 8.0,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = api_root(base_url)
         self._key = api_key
         register_secret(api_key)
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
@@ -90,7 +92,8 @@ class DeepSeekBackend:
         finish: str | None = None
         usage: Usage | None = None
         limit = max(1, request.max_tokens) * MAX_CHARS_PER_TOKEN
-        async with self._stream("POST", "/beta/completions", body, model=request.model) as events:
+        async with self._stream("POST", "/beta/completions", body, model=request.model,
+                                setting="model") as events:
             async for event in events:
                 usage = usage_from_api(event.get("usage")) or usage
                 for choice in event.get("choices") or []:
@@ -154,7 +157,8 @@ class DeepSeekBackend:
         deadline = chat_deadline_s(request.max_tokens)
         scope = asyncio.timeout(deadline)
         try:
-            async with scope, self._stream("POST", path, body, model=request.model) as events:
+            async with scope, self._stream("POST", path, body, model=request.model,
+                                           setting="chatModel") as events:
                 async for event in events:
                     usage = usage_from_api(event.get("usage")) or usage
                     for choice in event.get("choices") or []:
@@ -217,9 +221,9 @@ class DeepSeekBackend:
             raise StreamError(f"{path} answered with something that is not JSON") from None
 
     def _stream(self, method: str, path: str, body: dict[str, Any], *,
-                model: str | None) -> _EventStream:
+                model: str | None, setting: str) -> _EventStream:
         self._require_key()
-        return _EventStream(self, method, path, body, model)
+        return _EventStream(self, method, path, body, model, setting)
 
     def _transport_error(self, exc: httpx.HTTPError) -> DeepSeekError:
         if isinstance(exc, httpx.TimeoutException):
@@ -232,7 +236,8 @@ class DeepSeekBackend:
             reason = type(exc).__name__
         return UnreachableError(self.base_url, reason)
 
-    async def _raise_status(self, response: httpx.Response, *, model: str | None) -> NoReturn:
+    async def _raise_status(self, response: httpx.Response, *, model: str | None,
+                            setting: str = "model") -> NoReturn:
         status = response.status_code
         try:
             await response.aread()
@@ -254,10 +259,12 @@ class DeepSeekBackend:
                 offered = await self.models()
             except DeepSeekError:
                 pass
-            raise UnknownModelError(model, offered, status)
+            raise UnknownModelError(model, offered, status, setting=setting)
+        if status == 404:
+            raise WrongUrlError(_shown_url(response.request.url), detail)
         if status in (429, 500, 502, 503, 504):
             raise BusyError(status, detail)
-        if status in (400, 404, 413, 422):
+        if status in (400, 413, 422):
             raise RequestRejected(status, detail)
         raise BusyError(status, detail)
 
@@ -266,9 +273,10 @@ class _EventStream:
     """``async with`` → an async iterator of SSE JSON events; closing it closes the connection."""
 
     def __init__(self, backend: DeepSeekBackend, method: str, path: str, body: dict[str, Any],
-                 model: str | None) -> None:
+                 model: str | None, setting: str) -> None:
         self._backend = backend
         self._method, self._path, self._body, self._model = method, path, body, model
+        self._setting = setting
         self._cm: Any = None
         self._gen: Any = None
 
@@ -281,7 +289,8 @@ class _EventStream:
             raise self._backend._transport_error(exc) from None
         if response.status_code != 200:
             try:
-                await self._backend._raise_status(response, model=self._model)
+                await self._backend._raise_status(response, model=self._model,
+                                                  setting=self._setting)
             finally:
                 await self._cm.__aexit__(None, None, None)
         self._gen = self._events(response)
@@ -341,6 +350,12 @@ def _cut(reasoning: str, content: str, limit: int) -> tuple[str, str]:
     """``(content, reasoning)`` kept within ``limit`` characters; reasoning streams first."""
     reasoning = reasoning[:limit]
     return content[:limit - len(reasoning)], reasoning
+
+
+def _shown_url(url: httpx.URL) -> str:
+    """The URL as it may be shown: no user info, query or fragment (the key travels in a
+    header, but a URL may have been written with credentials in it)."""
+    return str(url.copy_with(username=None, password=None, query=None, fragment=None))
 
 
 def _error_message(body: str) -> str:

@@ -40,6 +40,7 @@ from .fetches import Fetching
 from .prefetch import CacheKey, Pending, Prefetcher
 from .problems import Backoff, Problems
 from .scheduler import Scheduler, SharedFetch, Superseded
+from .trace import Trace
 from .types import (
     CompletionItem,
     CompletionRequest,
@@ -86,7 +87,9 @@ class Engine(Fetching):
         self._blocked: DeepSeekError | None = None  # auth/balance: no automatic requests
         self._budget_told = False
         self._tasks: set[asyncio.Task[object]] = set()
+        #: Listed or answered: True; the API said it does not exist: False; else None.
         self.model_available: bool | None = None
+        self._trace = Trace()
         self.backend_requests = 0
         self._started = False
 
@@ -133,7 +136,9 @@ class Engine(Fetching):
         self._spawn(self.check_model())
 
     async def check_model(self) -> bool | None:
-        """``GET /models`` once; tell the user if the configured model is not offered."""
+        """``GET /models`` once, as advice: DeepSeek serves ids it does not list, so "not listed"
+        is only logged (so is a 404: a proxy may serve FIM without the list). A key or balance
+        problem found on the way is told at once."""
         settings = self._settings
         try:
             offered = await self._backend.models()
@@ -144,12 +149,11 @@ class Engine(Fetching):
             return None
         if settings is not self._settings:
             return None
-        self.model_available = settings.model in offered
-        if not self.model_available:
-            self._problems.report(UnknownModelError(settings.model, offered), self.listener)
-        else:
-            log.info("model %s is offered by %s", settings.model, settings.base_url)
-        return self.model_available
+        listed = settings.model in offered
+        self.model_available = True if listed else self.model_available
+        log.info("model %s is %s by %s/models (listed: %s)", settings.model, "listed" if listed
+                 else "not listed", settings.base_url, ", ".join(offered) or "none")
+        return listed
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task: asyncio.Task[object] = asyncio.ensure_future(coro)
@@ -205,8 +209,12 @@ class Engine(Fetching):
                 self.ledger.count("suggestionsShown")
                 for item in out:
                     self._shown_ids[item.id] = True
-            return CompletionResult(out, source, latency_ms=(time.perf_counter() - started) * 1e3,
-                                    model=settings.model, **kw)  # type: ignore[arg-type]
+            result = CompletionResult(out, source, latency_ms=(time.perf_counter() - started)
+                                      * 1e3, model=settings.model, **kw)  # type: ignore[arg-type]
+            if source == "backend" or isinstance(result.error, UnknownModelError):
+                self.model_available = result.error is None  # the API answered for the model
+            self._trace.answered(req, result)  # the debug line
+            return result
 
         if not (0 <= req.offset <= len(req.text)):
             return done("empty")
@@ -350,6 +358,7 @@ class Engine(Fetching):
             others=others, cross_file_tokens=s.cross_file_tokens if s.cross_file else 0,
             sliding=s.sliding_window,
         )
+        self._trace.built(req, window)
         mode = choose_mode(window.prefix, window.suffix, s.multiline)  # type: ignore[arg-type]
         # Not the sample count: every sample received for the state serves every request.
         key = (s.model, window.prompt, window.suffix, s.max_tokens, s.temperature, mode)

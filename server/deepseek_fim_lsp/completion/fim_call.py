@@ -57,11 +57,13 @@ async def fim_call(backend: Backend, s: Settings, ledger: UsageLedger, window: F
     lookahead = (lookahead and mode == "single"
                  and not window.suffix.split("\n", 1)[0].strip())
     line_done = asyncio.Event()
+    language, blocks = window.language_id, s.multiline != "never"
     #: Seen while streaming: the model went on with the code below (the stream is cut there).
     meets: list[bool] = [False]
 
     def line_end(text: str) -> int | None:
-        return early_stop(text, mode=mode, prefix=window.prefix, suffix=window.suffix)
+        return early_stop(text, mode=mode, prefix=window.prefix, suffix=window.suffix,
+                          language=language, blocks=blocks)
 
     def stop_check(text: str) -> int | None:
         first = line_end(text)
@@ -83,13 +85,15 @@ async def fim_call(backend: Backend, s: Settings, ledger: UsageLedger, window: F
     def shown(raw: str) -> tuple[Suggestion | None, int | None, str]:
         first = line_end(raw) if lookahead else None
         shown_raw = raw[:first] if first is not None else raw
-        return (clean(shown_raw, prefix=window.prefix, suffix=window.suffix, mode=mode),
-                first, shown_raw)
+        return (clean(shown_raw, prefix=window.prefix, suffix=window.suffix, mode=mode,
+                      language=language, blocks=blocks), first, shown_raw)
 
     def carries_lookahead(suggestion: Suggestion, first: int | None, shown_raw: str) -> bool:
-        """The suggestion is the model's whole line, untouched: what follows can be held."""
+        """The suggestion is the model's whole line, untouched: what follows can be held.
+        (Not a block the first line opened: type-through serves single lines.)"""
         return first is not None and suggestion.replace == 0 \
-            and suggestion.text == shown_raw.rstrip()
+            and suggestion.text == shown_raw.rstrip() \
+            and "\n" not in suggestion.text.lstrip("\r\n")
 
     def lookahead_of(suggestion: Suggestion | None, first: int | None, shown_raw: str,
                      raw: str, timed_out: bool) -> Suggestion | None:
@@ -106,7 +110,8 @@ async def fim_call(backend: Backend, s: Settings, ledger: UsageLedger, window: F
             return False
         if meets[0]:
             return True
-        end = cut(raw, mode=mode, prefix=window.prefix, suffix=window.suffix)
+        end = cut(raw, mode=mode, prefix=window.prefix, suffix=window.suffix,
+                  language=language, blocks=blocks)
         return end is not None and _meets_code_below(raw[end:], window, final=True)
 
     call = asyncio.ensure_future(_stream(backend, s, ledger, request, stop_check, partial,

@@ -62,5 +62,7 @@ def merge(results: Sequence[CallResult | BaseException], mode: Mode, samples: in
         isinstance(r, DeepSeekError) for r in results
     ):
         raise first_error
-    return Fetched(tuple(items), tuple(through), mode == "single", usage, cost, later, ends,
+    # A block that a single-line suggestion's first line opened is typed through whole.
+    single = mode == "single" and all("\n" not in x.text.lstrip("\r\n") for x in items)
+    return Fetched(tuple(items), tuple(through), single, usage, cost, later, ends,
                    samples, answered)

@@ -31,6 +31,7 @@ class FimWindow:
     prefix_start: int
     suffix_end: int
     context_uris: tuple[str, ...]  # documents whose snippets are in the header, in order
+    language_id: str = ""  # the document's language (the clean-up's syntax judge uses it)
 
 
 # --- cutting -----------------------------------------------------------------------------------
@@ -204,4 +205,5 @@ def build_window(
         prefix_start=start,
         suffix_end=end,
         context_uris=uris,
+        language_id=language_id,
     )

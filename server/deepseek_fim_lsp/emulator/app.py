@@ -73,6 +73,7 @@ class Emulator(EmulatorServer):
         *,
         api_keys: Collection[str] = ("sk-test-key",),
         models: Collection[str] = ("deepseek-v4-flash", "deepseek-flash", "deepseek-v4-pro"),
+        aliases: Collection[str] = (),
         host: str = "127.0.0.1",
         port: int = 0,
         first_token_ms: float = 0,
@@ -86,6 +87,8 @@ class Emulator(EmulatorServer):
         super().__init__(host=host, port=port, max_concurrency=max_concurrency)
         self.api_keys: Collection[str] = api_keys
         self.models: Collection[str] = models
+        #: Ids served but not listed by ``GET /models`` (as DeepSeek keeps older ids working).
+        self.aliases: Collection[str] = aliases
         self.first_token_ms = first_token_ms
         self.per_chunk_ms = per_chunk_ms
         self.fim_responder = fim_responder
@@ -155,7 +158,7 @@ class Emulator(EmulatorServer):
         except (ValueError, UnicodeDecodeError) as e:
             raise ApiError(400, f"Failed to parse the request body as JSON: {e}",
                            plain=True) from e
-        models = set(self.models)
+        models = set(self.models) | set(self.aliases)
         if kind == "fim":
             validate_fim(body, models)
         else:
@@ -226,7 +229,8 @@ class Emulator(EmulatorServer):
         finish = reply.finish_reason
         if kind == "chat" and reply.tool_calls and finish == "stop":
             finish = "tool_calls"
-        gen = apply_limits(raw, body, finish)
+        gen = apply_limits(raw, {k: v for k, v in body.items() if k != "stop"}
+                           if reply.ignore_stop else body, finish)
         reasoning = None
         if kind == "chat" and thinking_enabled(body):
             reasoning = reply.reasoning if reply.reasoning is not None else DEFAULT_REASONING
@@ -320,12 +324,13 @@ class Emulator(EmulatorServer):
 
     def configure(self, data: dict[str, Any]) -> None:
         """Apply the ``/_emulator/config`` settings (same names as the attributes)."""
-        allowed = {"first_token_ms", "per_chunk_ms", "api_keys", "models", "max_concurrency"}
+        allowed = {"first_token_ms", "per_chunk_ms", "api_keys", "models", "aliases",
+                   "max_concurrency"}
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
         for k, v in data.items():
-            if k in ("api_keys", "models"):
+            if k in ("api_keys", "models", "aliases"):
                 if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
                     raise ValueError(f"{k} must be a list of strings")
                 v = tuple(v)
@@ -349,7 +354,9 @@ def emulate_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--key", action="append", dest="keys", metavar="K",
                    help="accepted API key (repeatable; default sk-test-key)")
     p.add_argument("--model", action="append", dest="models", metavar="M",
-                   help="accepted model id (repeatable)")
+                   help="accepted and listed model id (repeatable)")
+    p.add_argument("--alias", action="append", dest="aliases", metavar="M",
+                   help="model id accepted but not listed by /models (repeatable)")
     p.add_argument("--first-token-ms", type=float, default=0, help="latency before the answer")
     p.add_argument("--chunk-ms", type=float, default=0, help="delay between stream chunks")
     p.add_argument("--cache-unit-tokens", type=int, default=64, help="prefix cache unit")
@@ -360,6 +367,8 @@ def emulate_main(argv: Sequence[str] | None = None) -> int:
     kwargs: dict[str, Any] = {}
     if args.models:
         kwargs["models"] = tuple(args.models)
+    if args.aliases:
+        kwargs["aliases"] = tuple(args.aliases)
     emu = Emulator(api_keys=tuple(args.keys or ["sk-test-key"]), host=args.host, port=args.port,
                    first_token_ms=args.first_token_ms, per_chunk_ms=args.chunk_ms,
                    cache_unit_tokens=args.cache_unit_tokens,

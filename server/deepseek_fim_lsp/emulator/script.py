@@ -68,6 +68,8 @@ class Reply:
     reasoning: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     endpoint: str = "any"
+    #: Answer past the request's ``stop`` strings (as some compatible servers do).
+    ignore_stop: bool = False
 
     @classmethod
     def from_json(cls, data: Any) -> Reply:

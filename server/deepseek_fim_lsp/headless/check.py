@@ -10,7 +10,13 @@ from collections.abc import Sequence
 from ..backends.base import FimRequest
 from ..backends.deepseek import DeepSeekBackend
 from ..config import Settings
-from ..errors import AuthError, BalanceError, DeepSeekError, UnreachableError
+from ..errors import (
+    AuthError,
+    BalanceError,
+    DeepSeekError,
+    UnknownModelError,
+    UnreachableError,
+)
 from ..log import setup_logging
 from .api import SettingsError
 from .exit_codes import (
@@ -35,13 +41,14 @@ def check_parser() -> argparse.ArgumentParser:
         prog=f"{PROG} check",
         description="Check the API key, the balance, the model and one small completion.",
         epilog="exit status: 0 all good, 2 bad settings, 3 key or balance problem, "
-               "4 backend unreachable or failing (or the model is not offered)")
+               "4 backend unreachable or failing (a wrong base URL, or the model is not "
+               "offered)")
     add_settings_flags(p)
     return p
 
 
 async def _check(settings: Settings, lines: list[str]) -> int:
-    ok, bad = "✓", "✗"
+    ok, bad, note = "✓", "✗", "•"
     key = settings.api_key
     lines.append(f"  API: {settings.base_url}  model: {settings.model}")
     if not key:
@@ -77,12 +84,13 @@ async def _check(settings: Settings, lines: list[str]) -> int:
         except DeepSeekError as err:
             lines.append(f"{bad} model list failed: {plain(err)}")
             return status or exit_code(err)
-        if settings.model in offered:
+        listed = settings.model in offered
+        if listed:
             lines.append(f"{ok} model {settings.model} is offered")
         else:
-            lines.append(f"{bad} model {settings.model} is not offered; offered: "
-                         f"{', '.join(offered) or 'none'} (set `model`)")
-            return status or EXIT_BACKEND
+            # Advice only: DeepSeek keeps serving older ids as aliases after they leave the list.
+            lines.append(f"{note} model {settings.model} is not listed by the API (listed: "
+                         f"{', '.join(offered) or 'none'}); trying it anyway")
         started = time.perf_counter()
         try:
             async with asyncio.timeout(settings.request_timeout_ms / 1000):
@@ -92,6 +100,10 @@ async def _check(settings: Settings, lines: list[str]) -> int:
             err2: DeepSeekError = UnreachableError(
                 settings.base_url, f"no answer within {settings.request_timeout_ms} ms")
             lines.append(f"{bad} completion failed: {plain(err2)}")
+            return status or EXIT_BACKEND
+        except UnknownModelError as err:
+            lines.append(f"{bad} model {settings.model} is not offered; offered: "
+                         f"{', '.join(err.offered or offered) or 'none'} (set `model`)")
             return status or EXIT_BACKEND
         except DeepSeekError as err:
             lines.append(f"{bad} completion failed: {plain(err)}")

@@ -21,8 +21,8 @@ EXIT_CODES = {
                 "out of range, binary or excluded file",
     EXIT_KEY: "API key or balance problem: no key (DEEPSEEK_API_KEY), key rejected (401), "
               "balance exhausted (402)",
-    EXIT_BACKEND: "backend unreachable or failing: timeout, refused connection, 5xx, 429 after "
-                  "retries, model not offered",
+    EXIT_BACKEND: "backend unreachable or failing: timeout, refused connection, wrong base URL "
+                  "(404), 5xx, 429 after retries, model not offered",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
     141: "batch: stdout was closed by the reader (e.g. | head)",
 }

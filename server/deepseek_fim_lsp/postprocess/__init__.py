@@ -5,16 +5,26 @@ applied as ``prefix + s.text + suffix[s.replace:]``.
 
 The pipeline in :func:`clean` is a composition of small steps, each its own function:
 
-1. :func:`cut` — where the suggestion ends: the first line end (single mode) or the end of the
-   block scope / the start of a loop / the start of a copy of the suffix (multi mode). The same
-   function drives :func:`early_stop`, so stopping the stream early never changes the answer.
-2. :func:`trim_whitespace` — trailing blanks per line, no dangling newline + indentation.
-3. :func:`drop_suffix_tail` — lines at the end that repeat the lines after the cursor.
-4. :func:`resolve_cursor_line_overlap` — never insert what already follows the cursor on its line
-   (closing brackets/quotes are *replaced*, real text is stripped), brackets stay balanced.
-5. :func:`reindent` — the document's tabs/spaces and indentation width.
-6. :func:`is_useless` — nothing left, or only a copy of the previous line / the suffix.
-7. line endings back to the document's (CRLF documents get ``\\r\\n``).
+1. :func:`cut` — where the suggestion ends: the first line end (single mode) — or, with the
+   ``auto`` setting, the end of the block / docstring / Markdown section / list of members its
+   first line starts — or the end of the block scope / the start of a loop / the start of a
+   copy of the suffix (multi mode). The same function drives :func:`early_stop`, so stopping
+   the stream early never changes the answer.
+2. :func:`.blocks.join_at_cursor` — blanks the answer repeats at the cursor are not doubled.
+3. A closing line at the end of the block is read both ways, kept and dropped
+   (:func:`.blocks.closer_first`: bracket / keyword balance of the document, then depth;
+   :func:`.syntax_cut.choose`: tree-sitter, when a grammar is installed, has the last word).
+4. :func:`trim_whitespace` — trailing blanks per line, no dangling newline + indentation.
+5. :func:`drop_suffix_tail` — lines at the end that repeat the lines after the cursor.
+6. :func:`.blocks.shift_to_cursor` then :func:`reindent` — the model's frame of indentation
+   moved to the cursor, then the document's tabs/spaces and indentation width.
+7. :func:`resolve_cursor_line_overlap` — never insert what already follows the cursor on its line
+   (closing brackets/quotes are *replaced*, also when a multi-line answer closes them itself;
+   real text is stripped), brackets stay balanced.
+8. :func:`is_useless` — nothing left, or only a copy of the previous line / the suffix.
+9. line endings back to the document's (CRLF documents get ``\r\n``), and the syntax guard
+   (:func:`.syntax_cut.shorten`): a multi-line suggestion that adds parse errors is cut at the
+   longest line end that adds none.
 
 Decisions worth knowing:
 
@@ -25,10 +35,11 @@ Decisions worth knowing:
   the start of a line before existing text and the model answers whole lines ending with a line
   break: then it ends with the line break and the cursor line's indentation, so the existing
   text stays on its own line, indented as before.
-- A closing line (``}``, ``)``, ``end``) that ends the block is kept only when the document
-  neither goes on inside the block nor closes it itself. ``} else {`` / ``else:`` /
-  ``except …:`` lines at the level of the block the cursor opened carry the statement on when
-  the document has nothing more inside that block; otherwise they end the suggestion.
+- A closing line (``}``, ``)``, ``end``) that ends the block is kept exactly when the document
+  does not close that block itself. ``} else {`` / ``else:`` / ``except …:`` / ``catch``
+  lines carry the statement on when the document has nothing more inside that block (right
+  below the block the cursor line opened, or from inside the block at least as deep as the
+  document's next line); otherwise they end the suggestion.
 - Streaming and the final clean-up share one line scan, so stopping early never changes the
   answer; the scan is resumable, so each streamed chunk costs only its new lines.
 
@@ -44,9 +55,12 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from .cut import Mode, cut, early_stop, multi_cut, single_cut
+from .blocks import closer_first, join_at_cursor, reindent, scope_closer, shift_to_cursor
+from .cut import Mode, cut, early_stop, multi_end, scope_of, single_cut
+from .syntax_cut import choose, shorten
 from .text import (
     CLOSERS,
+    CLOSING_LINE,
     OPENERS,
     WORD,
     Cursor,
@@ -55,11 +69,12 @@ from .text import (
     doc_crlf,
     excess_closers,
     indent_evidence,
+    indent_width,
     is_closing_only,
     leading_ws,
     net_brackets,
     open_brackets_before,
-    space_unit,
+    unmatched_closers,
 )
 
 MultilineSetting = Literal["auto", "always", "never"]
@@ -132,8 +147,14 @@ def trim_whitespace(text: str, *, keep_trailing_space: bool = False) -> str:
     return "\n".join(lines)
 
 
-def drop_suffix_tail(text: str, *, before: str, suffix_lines: tuple[str, ...]) -> str:
-    """Drop lines at the end of ``text`` that equal the first non-blank lines after the cursor."""
+def drop_suffix_tail(
+    text: str, *, before: str, suffix_lines: tuple[str, ...], next_w: int = -1
+) -> str:
+    """Drop lines at the end of ``text`` that equal the first non-blank lines after the cursor.
+
+    A closing line (``}``, ``end``) at another depth than the document's next line (``next_w``
+    when known) closes another block: not a copy.
+    """
     lines = text.split("\n")
     full = [(before + lines[0]).strip()] + [ln.strip() for ln in lines[1:]]
     idx = [i for i, ln in enumerate(full) if ln]
@@ -141,10 +162,19 @@ def drop_suffix_tail(text: str, *, before: str, suffix_lines: tuple[str, ...]) -
         idx = [i for i in idx if i > 0]  # never drop part of the cursor line
     for k in range(min(len(idx), len(suffix_lines)), 0, -1):
         tail = [full[i] for i in idx[-k:]]
+        if _other_closer(lines, idx[-k], suffix_lines, next_w):
+            continue
         if tail == list(suffix_lines[:k]):
             first = idx[-k]
             return "\n".join(lines[:first]).rstrip() if first > 0 else ""
     return text
+
+
+def _other_closer(lines: list[str], i: int, suffix_lines: tuple[str, ...], next_w: int) -> bool:
+    """Line ``i`` closes a block at another depth than the document's next line."""
+    if i == 0 or next_w < 0 or not suffix_lines or not CLOSING_LINE.match(suffix_lines[0]):
+        return False
+    return indent_width(leading_ws(lines[i])) != next_w
 
 
 def _imbalance(line: str, original: str) -> int:
@@ -170,6 +200,20 @@ def _overlap(text: str, run: str) -> int:
         if text.endswith(run[k - 1]) and _is_subsequence(run[:k], text):
             return k
     return 0
+
+
+def _reclosed(text: str, run: str) -> int:
+    """How many brackets of ``run`` a multi-line suggestion closes itself, in order.
+
+    ``printHello(|)`` + ``) {⏎  …⏎}`` closes the editor's ``)`` on its first line.
+    """
+    if "\n" not in text:
+        return 0
+    unmatched = unmatched_closers(text)
+    k = 0
+    while k < len(run) and k < len(unmatched) and run[k] == unmatched[k]:
+        k += 1
+    return k
 
 
 def _retyped(text: str, rest: str) -> int:
@@ -212,7 +256,7 @@ def resolve_cursor_line_overlap(
     run = closing_run(after)
     original = before + after
     while True:
-        options = [_overlap(text, run), _retyped(text, rest), 0]
+        options = [_overlap(text, run), _retyped(text, rest), _reclosed(text, run), 0]
         # the most balanced reading; on a tie, the one that replaces more
         best = min(options, key=lambda o: (_imbalance(before + text + after[o:], original), -o))
         still_open = open_brackets - excess_closers(after[best:])
@@ -224,46 +268,6 @@ def resolve_cursor_line_overlap(
         return Suggestion(text=text, replace=best)
 
 
-def reindent(text: str, *, before: str, doc_unit: str) -> str:
-    """Re-indent continuation lines to the document's unit (the cursor line is left alone).
-
-    Tab documents: leading spaces become tabs using the model's space step. Space documents:
-    tabs become the unit; a model answering in 4 spaces for a 2-space file (measured relative
-    to the cursor line's indentation) is rescaled.
-    """
-    lines = text.split("\n")
-    if len(lines) < 2:
-        return text
-    body = [(i, leading_ws(ln)) for i, ln in enumerate(lines) if i > 0 and ln.strip()]
-    if doc_unit == "\t":
-        step = space_unit([ws.count(" ") for _, ws in body if " " in ws])
-        if step is None:
-            return text
-        for i, ws in body:
-            if " " in ws:
-                w = ws.count("\t") * step + ws.count(" ")
-                lines[i] = "\t" * (w // step) + " " * (w % step) + lines[i][len(ws) :]
-        return "\n".join(lines)
-    n = len(doc_unit)
-    for i, ws in body:
-        if "\t" in ws:
-            lines[i] = ws.replace("\t", doc_unit) + lines[i][len(ws) :]
-    # The cursor line as it will be: at column 0 the answer brings its own indentation.
-    base = len(leading_ws(before + lines[0]).replace("\t", doc_unit))
-    widths = [len(leading_ws(lines[i])) for i, _ in body]
-    deltas = [w - base for w in widths if w > base]
-    if deltas:
-        step = min(deltas)
-        plausible = step in (2, 4, 8) and n in (2, 4, 8)
-        if step != n and plausible and all(d % step == 0 for d in deltas):
-            for i, _ in body:
-                ws = leading_ws(lines[i])
-                d = len(ws) - base
-                if d > 0:
-                    lines[i] = " " * (base + (d // step) * n) + lines[i][len(ws) :]
-    return "\n".join(lines)
-
-
 def is_useless(
     s: Suggestion,
     *,
@@ -271,6 +275,7 @@ def is_useless(
     after: str,
     context: tuple[str, ...],
     suffix_lines: tuple[str, ...],
+    next_w: int = -1,
 ) -> bool:
     """Nothing to insert, or only what is already there (the previous line, the suffix)."""
     if not s.text.strip() or s.text == after[: s.replace]:
@@ -286,17 +291,70 @@ def is_useless(
         previous = context[-1].strip() if context else ""
     if WORD.search(previous) and all(ln == previous for ln in new):
         return True  # (a lone `}` after a `}` closes the next block out: not a copy)
+    first = next((i for i, ln in enumerate(lines) if i > 0 and ln.strip()), 0)
+    if _other_closer(lines, first, suffix_lines, next_w):
+        return False
     return bool(suffix_lines) and new == list(suffix_lines[: len(new)])
 
 
-def clean(raw: str, *, prefix: str, suffix: str, mode: Mode) -> Suggestion | None:
-    """Raw model output → the suggestion to show, or None when nothing useful remains."""
+def clean(raw: str, *, prefix: str, suffix: str, mode: Mode, language: str = "",
+          blocks: bool = True) -> Suggestion | None:
+    """Raw model output → the suggestion to show, or None when nothing useful remains.
+
+    ``language`` (an LSP language id) lets tree-sitter judge the block's closing line;
+    ``blocks`` (the ``auto`` setting) lets a single-line suggestion whose first line opens a
+    block grow to the block's end.
+    """
     if not raw.strip():
         return None
     cur = Cursor.of(prefix, suffix)
-    end = (single_cut if mode == "single" else multi_cut)(raw, cur, True)
+    if mode == "single":
+        end = single_cut(raw, cur, True, language, blocks)
+    else:
+        end = multi_end(raw, cur, True, language)
     text = raw if end is None else raw[:end]
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    scope = scope_of(text, cur, mode, language, blocks)
+    window = prefix[-6000:] + suffix[:3000]
+    unit, evidence = indent_evidence(window)
+    if evidence == 0 and cur.before.startswith("\t") and not cur.before.strip():
+        unit, evidence = "\t", 1  # a tab-indented cursor line is evidence enough
+    elif evidence == 0 and cur.before and not cur.before.strip(" "):
+        # A blank cursor line one step under the line above tells the step.
+        above = indent_width(leading_ws(cur.context[-1])) if cur.context else 0
+        if len(cur.before) - above in (2, 4, 8):
+            unit, evidence = " " * (len(cur.before) - above), 1
+    text = join_at_cursor(text, cur.before, unit)
+    closer = None if scope is None else scope_closer(text, scope)
+    if scope is None or closer is None:
+        return _syntax_guard(_finish(text, cur, prefix, suffix, unit, evidence, language),
+                             prefix, suffix, language)
+    body, closing = text[:closer], text[closer:]
+    keep = _finish(text, cur, prefix, suffix, unit, evidence, language, closing_kept=True)
+    drop = _finish(body, cur, prefix, suffix, unit, evidence, language)
+    if keep is None or drop is None:
+        return keep or drop
+    found = [keep, drop]
+    if not closer_first(prefix, suffix, (keep.text, keep.replace), (drop.text, drop.replace),
+                        closing, scope):
+        found.reverse()
+    judged = choose(prefix, suffix, [(o.text, o.replace) for o in found], language)
+    return _syntax_guard(found[0 if judged is None else judged], prefix, suffix, language)
+
+
+def _syntax_guard(s: Suggestion | None, prefix: str, suffix: str, language: str
+                  ) -> Suggestion | None:
+    """Lines the heuristics kept that break the document's syntax go (tree-sitter): the
+    longest cut that adds no parse error, when the whole suggestion adds some."""
+    if s is None or "\n" not in s.text.strip("\r\n"):
+        return s
+    keep = shorten(prefix, suffix, s.text, s.replace, language)
+    return s if keep is None else Suggestion(s.text[:keep], s.replace)
+
+
+def _finish(text: str, cur: Cursor, prefix: str, suffix: str, unit: str, evidence: int,
+            language: str, *, closing_kept: bool = False) -> Suggestion | None:
+    """The clean-up steps after the cut, for one reading of where the suggestion ends."""
     real_after = cur.after.strip() != "" and not is_closing_only(cur.after)
     # Cursor before existing text at the start of a line, answer ends with a line break:
     # the answer is whole lines inserted above that text.
@@ -306,29 +364,33 @@ def clean(raw: str, *, prefix: str, suffix: str, mode: Mode) -> Suggestion | Non
         and re.search(r"\S[ \t]*\n[ \t]*$", text) is not None
     )
     text = trim_whitespace(text, keep_trailing_space=real_after and not line_break)
-    text = drop_suffix_tail(text, before=cur.before, suffix_lines=cur.suffix_lines)
+    if closing_kept and "\n" in text:
+        # The closing line is wanted: only lines before it may repeat the suffix.
+        nl = text.rfind("\n")
+        head = drop_suffix_tail(text[:nl], before=cur.before, suffix_lines=cur.suffix_lines,
+                                next_w=cur.next_w)
+        text = head + text[nl:] if head.strip() or not cur.before.strip() else text
+    else:
+        text = drop_suffix_tail(text, before=cur.before, suffix_lines=cur.suffix_lines,
+                                next_w=cur.next_w)
     if not text.strip():
         return None
-    window = prefix[-6000:] + suffix[:3000]
-    unit, evidence = indent_evidence(window)
-    if evidence == 0 and cur.before.startswith("\t") and not cur.before.strip():
-        unit, evidence = "\t", 1  # a tab-indented cursor line is evidence enough
+    text = shift_to_cursor(text, before=cur.before, unit=unit)
     if evidence > 0:
         text = reindent(text, before=cur.before, doc_unit=unit)
     if line_break:
         s = Suggestion(text + "\n" + cur.before)
     else:
         s = resolve_cursor_line_overlap(
-            text, before=cur.before, after=cur.after, open_brackets=open_brackets_before(prefix)
+            text, before=cur.before, after=cur.after, open_brackets=cur.open_brackets(prefix)
         )
         if "\n" in s.text and s.replace == 0 and cur.opener:
             closer = OPENERS.get(cur.before.rstrip()[-1:], "")
             if closer and cur.after.lstrip().startswith(closer):
                 # `{|}` + a body: put the existing closer on its own line.
                 s = Suggestion(s.text + "\n" + leading_ws(cur.before))
-    useless = is_useless(
-        s, before=cur.before, after=cur.after, context=cur.context, suffix_lines=cur.suffix_lines
-    )
+    useless = is_useless(s, before=cur.before, after=cur.after, context=cur.context,
+                         suffix_lines=cur.suffix_lines, next_w=cur.next_w)
     if useless:
         return None
     if doc_crlf(prefix, suffix):

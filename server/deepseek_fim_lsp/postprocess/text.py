@@ -24,9 +24,12 @@ _BLOCK_OPENER = re.compile(
 CLOSING_LINE = re.compile(r"^(?:[)\]}]|(?:end|fi|done|esac|until)\b)")
 REOPENS = re.compile(r"(?:[{(\[:]|\bdo|\bthen|\belse)\s*$")
 # Lines at the opener's level that carry the same statement on (`} else {`, `else:`, `except`).
-GOES_ON = re.compile(r"^(?:[)\]}]\s*)?(?:else|elif|elsif|except|finally|catch|rescue|ensure)\b")
+GOES_ON = re.compile(
+    r"^(?:[)\]}]\s*)?(?:elseif|else|elif|elsif|except|finally|catch|rescue|ensure)\b"
+)
 WORD = re.compile(r"\w")
 _BRACKETS = re.compile(r"[^()\[\]{}]+")
+TRIPLE = re.compile(r'"""|\'\'\'')
 _CONTEXT_LINES = 8
 _SUFFIX_LINES = 3
 
@@ -51,6 +54,22 @@ def _opens_block(line: str) -> bool:
     return bool(stripped) and _BLOCK_OPENER.search(stripped) is not None
 
 
+def opens_block(line: str, own: str | None = None) -> bool:
+    """The line opens a block: it ends with an opener, or its own part (``own``, the text
+    the suggestion adds to it; all of it by default) leaves a bracket open."""
+    return _opens_block(line) or open_brackets_before(line if own is None else own) > 0
+
+
+# An enclosing line that opens a construct made of like lines (fields, variants, arms, entries):
+# a line below it at the same depth continues it.
+_LIST_OPENER = re.compile(
+    r"(?:\b(?:struct|interface|enum|record|union|object|type|data)\b.*[{(]"
+    r"|\b(?:match|switch|when|select)\b.*\{|\bwith|=\s*[{\[(]|[\[(]|\benum\b.*:"
+    r"|^\s*class\b.*:)\s*$"
+)
+_MEMBER_START = re.compile(r"^(?:[|*-]\s|case\b|default\b)")
+
+
 @dataclass(frozen=True)
 class Cursor:
     """What the surrounding document tells us, computed once per call."""
@@ -64,6 +83,20 @@ class Cursor:
     opener_w: int  # indentation width of the cursor line when it opens a block, else -1
     block_ends: bool  # the document has nothing more inside the scope after the cursor
     context: tuple[str, ...]  # last non-blank full lines before the cursor line (rstripped)
+    next_w: int = -1  # indentation width of the first non-blank line after the cursor line
+    next_line: str = ""  # that line, stripped
+    in_list: bool = False  # the cursor line is a member of a list-like construct (fields, arms)
+    in_triple: bool = False  # the prefix leaves a triple-quoted string open (Python)
+
+    def open_brackets(self, prefix: str) -> int:
+        """Brackets ``prefix`` (the one this cursor was made of) leaves open; computed once."""
+        return _open_in_prefix(prefix)
+
+    def opened(self, line: str, new_line: bool = False) -> Cursor:
+        """The cursor as if ``line`` (the suggestion's first line; on a line of its own
+        below the cursor line when ``new_line``) had been typed: it opens a block, so the
+        scope is the block under it."""
+        return _opened(self, line, new_line)
 
     @staticmethod
     @functools.lru_cache(maxsize=16)
@@ -106,6 +139,14 @@ class Cursor:
             for ln in prefix[start : len(prefix) - len(before)].split("\n")
             if ln.strip()
         ]
+        in_list = False
+        if before.strip() and not opener and after.strip() == "":
+            member = _MEMBER_START.match(before.strip()) is not None
+            enclosing = _enclosing(earlier, base, member)
+            in_list = bool(enclosing) and (
+                _LIST_OPENER.search(enclosing.strip()) is not None
+                or (member and _opens_block(enclosing))
+            )
         return Cursor(
             before=before,
             after=after,
@@ -116,7 +157,51 @@ class Cursor:
             opener_w=base if opener else -1,
             block_ends=block_ends,
             context=tuple(earlier[-_CONTEXT_LINES:]),
+            next_w=first_w,
+            next_line=first_line,
+            in_list=in_list,
+            in_triple=len(TRIPLE.findall(prefix)) % 2 == 1,
         )
+
+
+@functools.lru_cache(maxsize=4)
+def _open_in_prefix(prefix: str) -> int:
+    return open_brackets_before(prefix)
+
+
+def _enclosing(earlier: list[str], base: int, member: bool) -> str:
+    """The line that opens the construct the cursor line sits in: the nearest one above with
+    less indentation (above a lone ``{``); for a member line (``| x ->``, ``case``), the
+    nearest non-member line at its depth or less."""
+    for k in range(len(earlier) - 1, -1, -1):
+        ln = earlier[k]
+        w = indent_width(leading_ws(ln))
+        if w < base or (member and w <= base and not _MEMBER_START.match(ln.strip())):
+            if ln.strip() == "{" and k > 0:
+                return earlier[k - 1].rstrip() + " {"  # Allman style
+            return ln
+    return ""
+
+
+@functools.lru_cache(maxsize=16)
+def _opened(cur: Cursor, line: str, new_line: bool) -> Cursor:
+    before = line if new_line else cur.before + line
+    base = indent_width(leading_ws(before))
+    block_ends = cur.next_w < base + 1
+    context = (cur.context + (cur.before.rstrip(),))[-_CONTEXT_LINES:] if new_line else cur.context
+    return Cursor(
+        before=before,
+        after=cur.after,
+        opener=True,
+        scope_w=base + 1,
+        suffix_lines=cur.suffix_lines,
+        keep_closer=block_ends and CLOSING_LINE.match(cur.next_line) is None,
+        opener_w=base,
+        block_ends=block_ends,
+        context=context,
+        next_w=cur.next_w,
+        next_line=cur.next_line,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -125,7 +210,7 @@ class Cursor:
 
 def net_brackets(text: str) -> int:
     """Openers minus closers (round, square and curly brackets)."""
-    return sum(1 for c in text if c in OPENERS) - sum(1 for c in text if c in CLOSERS)
+    return sum(text.count(c) for c in OPENERS) - sum(text.count(c) for c in CLOSERS)
 
 
 def closing_run(after: str) -> str:
@@ -145,6 +230,20 @@ def excess_closers(text: str) -> int:
         else:
             excess += 1
     return excess
+
+
+def unmatched_closers(text: str) -> str:
+    """The closing brackets in ``text`` that no opener in ``text`` matches, in order."""
+    depth = 0
+    out: list[str] = []
+    for c in _BRACKETS.sub("", text):
+        if c in OPENERS:
+            depth += 1
+        elif depth:
+            depth -= 1
+        else:
+            out.append(c)
+    return "".join(out)
 
 
 def open_brackets_before(prefix: str) -> int:
