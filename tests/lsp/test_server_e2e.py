@@ -197,7 +197,9 @@ async def test_type_through_serves_the_rest_without_a_request(tmp_path: Path,
             assert result.items[0].insert_text == "print('hello')"[len(typed):]
         # Diverging input ends type-through: a fresh (debounced) request is needed.
         s.insert(URI, 0, len(typed), "x")
-        emulator.script(Reply(text="')"))
+        # A rule, not the queue: the prefetch asked while typing may reach the emulator only
+        # now on a loaded machine, and must not take this answer.
+        emulator.add_rule(Rule(reply=Reply(text="')"), prompt_endswith="print(x"))
         diverged = await s.inline(URI, 0, len(typed) + 1, invoked=True)
         assert diverged and diverged.items[0].insert_text == "')"
         # Requests: the first suggestion, the diverged state, and at most one prefetch for the
