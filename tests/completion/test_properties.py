@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hypothesis import assume, event, given, settings
+from hypothesis import assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from deepseek_fim_lsp.backends.base import (
@@ -281,9 +281,19 @@ class ScriptedBackend:
 ident = st.text(alphabet="abcxyz_", min_size=1, max_size=8)
 
 
+def held_ahead(old: str, o: int, suggestion: str, new: str, cursor: int, got: str,
+               answer: str) -> bool:
+    """``got`` is the next line a prefetch asked for once ``suggestion`` was typed to its end
+    (the scripted backend answers every state with ``answer``)."""
+    return (cursor > o and new[:o] == old[:o] and new[cursor:] == old[o:]
+            and new[o:cursor] == suggestion and got.startswith("\n")
+            and got.strip() == answer.strip())
+
+
 @given(ident, ident, st.lists(st.sampled_from(["type", "type", "type", "backspace", "stray"]),
                               min_size=1, max_size=12))
 @settings(max_examples=60, deadline=None)
+@example("_", "_", ["stray", "type", "type", "type", "type", "type", "type", "backspace"])
 def test_engine_type_through_never_serves_a_stale_rest(name: str, value: str,
                                                        keys: list[str]) -> None:
     """Keystrokes after a suggestion: a type-through answer is always exactly the unread rest of
@@ -318,7 +328,12 @@ def test_engine_type_through_never_serves_a_stale_rest(name: str, value: str,
             want = next((w for w in wants if w is not None), None)
             if result.source == "type_through":
                 through += 1
-                assert want is not None and [i.text for i in result.items] == [want]
+                got = [i.text for i in result.items]
+                if want is None and len(got) == 1 and any(
+                        held_ahead(*anchor, text, cursor, got[0], backend.text)
+                        for anchor in anchors):
+                    continue  # the line asked ahead for after a suggestion typed to its end
+                assert want is not None and got == [want]
                 assert backend.calls == calls
             else:
                 assert wants[0] is None or key != "type", "typing the suggestion lost it"
