@@ -114,6 +114,7 @@ def test_default_settings_first_launch_and_request_cost(vscode_tools: None) -> N
     assert line is not None, proc.stdout
     result = json.loads(line[len("RESULT:"):])
     summary = json.dumps(result, indent=1)
+    print(summary)  # the figures, with -s
 
     # First launch: the keys really went in before the server was ready, and their ghost text
     # came without another one, from one automatic request (not the explicit three samples).
