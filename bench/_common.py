@@ -27,11 +27,12 @@ from typing import Any
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from deepseek_fim_lsp._emulator_model import PrefixCache, count_tokens
 from deepseek_fim_lsp.backends.base import FimRequest
 from deepseek_fim_lsp.backends.deepseek import DeepSeekBackend
 from deepseek_fim_lsp.config import Prices, Settings
-from deepseek_fim_lsp.context import OpenDocument, build_window
+from deepseek_fim_lsp.context.crossfile import OpenDocument
+from deepseek_fim_lsp.context.window import build_window
+from deepseek_fim_lsp.emulator.model import PrefixCache, count_tokens
 
 BENCH_DIR = Path(__file__).resolve().parent
 SAMPLES_DIR = BENCH_DIR / "samples"

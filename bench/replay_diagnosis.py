@@ -1,9 +1,9 @@
 """Why was the right suggestion not on screen, and why was each backend request made?
 
 Runs the typing replay's keystrokes (same seeded plan, same timing, same perfect-model emulator)
-against the :class:`~deepseek_fim_lsp.engine.Engine` in this process — no LSP, so that the
-engine's state can be looked at — and instruments the engine from the outside (wrapped methods,
-nothing changed in the server):
+against the :class:`~deepseek_fim_lsp.completion.engine.Engine` in this process — no LSP, so
+that the engine's state can be looked at — and instruments the engine from the outside (wrapped
+methods, nothing changed in the server):
 
 * every backend fetch is tagged with its origin: a keystroke's request (with the reason no earlier
   answer could serve it) or a prefetch, and whether it landed or was cancelled;
@@ -42,11 +42,12 @@ from _common import (  # noqa: E402
     perfect_responder,
     plan_typing,
 )
-from deepseek_fim_lsp.cache import Snapshot  # noqa: E402
+from deepseek_fim_lsp.completion.cache import Snapshot  # noqa: E402
+from deepseek_fim_lsp.completion.engine import Engine  # noqa: E402
+from deepseek_fim_lsp.completion.types import CompletionRequest, CompletionResult  # noqa: E402
 from deepseek_fim_lsp.config import Settings  # noqa: E402
-from deepseek_fim_lsp.context import OpenDocument  # noqa: E402
+from deepseek_fim_lsp.context.crossfile import OpenDocument  # noqa: E402
 from deepseek_fim_lsp.emulator import Emulator  # noqa: E402
-from deepseek_fim_lsp.engine import CompletionRequest, CompletionResult, Engine  # noqa: E402
 
 #: Who asked for the fetch being started (copied into the fetch's task with its context).
 ORIGIN: contextvars.ContextVar[tuple[str, tuple[int, int]]] = contextvars.ContextVar(
@@ -76,7 +77,7 @@ class Probe:
 
     def install(self, engine: Engine) -> None:
         orig_start, orig_fetch = engine._start_fetch, engine._fetch
-        orig_prefetch, orig_extend = engine._maybe_prefetch, engine.type_through.extend
+        orig_prefetch, orig_extend = engine.prefetch.maybe_prefetch, engine.type_through.extend
 
         def start_fetch(req: CompletionRequest, *a: Any, **kw: Any) -> Any:
             token = ORIGIN.set((self.why_request(engine, req), (0, 0)))
@@ -105,13 +106,13 @@ class Probe:
         def maybe_prefetch(req: CompletionRequest, defer: bool) -> None:
             rem = engine.type_through.remainder(req.uri, req.text, req.offset)
             key = (rem.serial, rem.held) if rem else (0, 0)
-            before = key in engine._prefetched
+            before = key in engine.prefetch._asked
             token = ORIGIN.set(("prefetch", key))
             try:
                 orig_prefetch(req, defer)
             finally:
                 ORIGIN.reset(token)
-            if rem is not None and not before and key in engine._prefetched:
+            if rem is not None and not before and key in engine.prefetch._asked:
                 self.prefetches[key] = Prefetch(time.perf_counter())
 
         def extend(uri: str, rem: Any, more: str) -> bool:
@@ -124,7 +125,7 @@ class Probe:
 
         engine._start_fetch = start_fetch  # type: ignore[method-assign]
         engine._fetch = fetch  # type: ignore[method-assign]
-        engine._maybe_prefetch = maybe_prefetch  # type: ignore[method-assign]
+        engine.prefetch.maybe_prefetch = maybe_prefetch  # type: ignore[method-assign]
         engine.type_through.extend = extend  # type: ignore[method-assign]
 
     def why_request(self, engine: Engine, req: CompletionRequest) -> str:
@@ -169,7 +170,7 @@ def classify_pause(engine: Engine, probe: Probe, latest: tuple[CompletionRequest
         if pending is not None and not pending.fetch.task.done():
             own = pending.state == Snapshot.of(req.text, req.offset)
             return "waiting: own fetch in flight" if own else "waiting: joined an earlier fetch"
-        ahead = engine._ahead.get(req.uri)
+        ahead = engine.prefetch._ahead.get(req.uri)
         if ahead is not None and not ahead.fetch.task.done() \
                 and ahead.state.typed(req.text, req.offset) is not None:
             return "waiting: joined a prefetch"

@@ -131,3 +131,13 @@ async def lsp_session(tmp_path: Path, base_url: str, *, key: str | None = TEST_K
     finally:
         await client.shutdown_session()
         await client.stop()
+
+
+async def stats(s: Session) -> dict[str, Any]:
+    """``deepseekFim/stats`` as plain dicts (the client hands back named tuples)."""
+    def plain(obj: Any) -> Any:
+        if hasattr(obj, "_asdict"):
+            return {k: plain(v) for k, v in obj._asdict().items()}
+        return obj
+
+    return plain(await s.client.protocol.send_request_async("deepseekFim/stats", {}))  # type: ignore[no-any-return]

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from .version import __version__
 
 USAGE = """\
 deepseek-fim-lsp [serve]                 speak LSP over stdio (what editors start)
@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .log import setup_logging
 
         setup_logging(ns.log_level or "info")
-        from .lsp import serve
+        from .lsp.server import serve
 
         serve()
         return 0
@@ -46,10 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .emulator import emulate_main
 
         return emulate_main(rest)
-    if command in ("complete", "check"):
-        from . import headless
+    if command == "complete":
+        from .headless.complete import complete_main
 
-        return headless.main(command, rest)
+        return complete_main(rest)
+    if command == "check":
+        from .headless.check import check_main
+
+        return check_main(rest)
     print(f"deepseek-fim-lsp: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 

@@ -16,11 +16,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .backends.base import Usage
 from .config import Prices, Settings
 
 log = logging.getLogger(__name__)
 _SAVE_EVERY_S = 2.0
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts of one response. ``estimated`` when the stream was closed before its usage."""
+
+    cache_hit_tokens: int = 0
+    cache_miss_tokens: int = 0
+    completion_tokens: int = 0
+    estimated: bool = False
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.cache_hit_tokens + self.cache_miss_tokens
 
 
 def state_dir() -> Path:

@@ -1,9 +1,9 @@
 """The Neovim plugin, end to end in real headless Neovim 0.12 against the DeepSeek emulator.
 
-Each case is a Lua script under tests/editors/nvim/ that loads the plugin exactly as the
-README says (runtimepath + ``require("deepseek_fim").setup({...})``), drives insert mode with
-``nvim_input``, waits (bounded) for what a user would see, and prints one ``RESULT:{json}``
-line of observations. The assertions live here.
+Each case is a Lua script under tests/editors/nvim/ that loads the plugin exactly as
+docs/editors.md says (runtimepath + ``require("deepseek_fim").setup({...})``), drives insert
+mode with ``nvim_input``, waits (bounded) for what a user would see, and prints one
+``RESULT:{json}`` line of observations. The assertions live here.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 /**
- * Argument handling for the server's chat commands (DEVELOPERS.md: `deepseekFim.rewrite`
+ * Argument handling for the server's chat commands (docs/code-actions.md: `deepseekFim.rewrite`
  * `[uri, range, instruction]`, `deepseekFim.explain` `[uri, range]`). Pure, unit tested.
  */
 

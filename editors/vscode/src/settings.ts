@@ -2,7 +2,7 @@
  * Settings → what the language server receives. Kept free of `vscode` imports so it can be unit
  * tested in plain node.
  *
- * The server reads one settings object (section `deepseekFim`, see DEVELOPERS.md). The extension
+ * The server reads one settings object (section `deepseekFim`, see docs/settings.md). The extension
  * sends it three ways: as `initializationOptions`, in `workspace/didChangeConfiguration`, and as the
  * answer to `workspace/configuration`. All three are built by `buildServerSettings` so they agree.
  */

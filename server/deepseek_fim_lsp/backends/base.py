@@ -4,36 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-
-@dataclass(frozen=True)
-class Usage:
-    """Token counts of one response. ``estimated`` when the stream was closed before its usage."""
-
-    cache_hit_tokens: int = 0
-    cache_miss_tokens: int = 0
-    completion_tokens: int = 0
-    estimated: bool = False
-
-    @property
-    def prompt_tokens(self) -> int:
-        return self.cache_hit_tokens + self.cache_miss_tokens
-
-    @classmethod
-    def from_api(cls, data: Any) -> Usage | None:
-        if not isinstance(data, dict):
-            return None
-        prompt = _int(data.get("prompt_tokens"))
-        hit = _int(data.get("prompt_cache_hit_tokens"))
-        if hit == 0 and isinstance(data.get("prompt_tokens_details"), dict):
-            hit = _int(data["prompt_tokens_details"].get("cached_tokens"))
-        miss = _int(data.get("prompt_cache_miss_tokens", max(prompt - hit, 0)))
-        return cls(hit, miss, _int(data.get("completion_tokens")))
-
-
-def _int(v: Any) -> int:
-    return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else 0
+from ..usage import Usage
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from ..errors import (
     UnreachableError,
 )
 from ..log import register_secret
-from .base import Balance, ChatRequest, ChatResult, FimRequest, FimResult, StopCheck, Usage
+from ..usage import Usage
+from .base import Balance, ChatRequest, ChatResult, FimRequest, FimResult, StopCheck
 
 log = logging.getLogger(__name__)
 USER_AGENT = "deepseek-fim-lsp"
@@ -91,7 +92,7 @@ class DeepSeekBackend:
         limit = max(1, request.max_tokens) * MAX_CHARS_PER_TOKEN
         async with self._stream("POST", "/beta/completions", body, model=request.model) as events:
             async for event in events:
-                usage = Usage.from_api(event.get("usage")) or usage
+                usage = usage_from_api(event.get("usage")) or usage
                 for choice in event.get("choices") or []:
                     if not isinstance(choice, dict):
                         continue
@@ -155,7 +156,7 @@ class DeepSeekBackend:
         try:
             async with scope, self._stream("POST", path, body, model=request.model) as events:
                 async for event in events:
-                    usage = Usage.from_api(event.get("usage")) or usage
+                    usage = usage_from_api(event.get("usage")) or usage
                     for choice in event.get("choices") or []:
                         if not isinstance(choice, dict):
                             continue
@@ -356,3 +357,20 @@ def _error_message(body: str) -> str:
         if isinstance(data.get("message"), str):
             return str(data["message"])
     return body[:300]
+
+
+def usage_from_api(data: Any) -> Usage | None:
+    """The ``usage`` object of a DeepSeek answer (older servers put the cache hits under
+    ``prompt_tokens_details.cached_tokens``)."""
+    if not isinstance(data, dict):
+        return None
+    prompt = _int(data.get("prompt_tokens"))
+    hit = _int(data.get("prompt_cache_hit_tokens"))
+    if hit == 0 and isinstance(data.get("prompt_tokens_details"), dict):
+        hit = _int(data["prompt_tokens_details"].get("cached_tokens"))
+    miss = _int(data.get("prompt_cache_miss_tokens", max(prompt - hit, 0)))
+    return Usage(hit, miss, _int(data.get("completion_tokens")))
+
+
+def _int(v: Any) -> int:
+    return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else 0

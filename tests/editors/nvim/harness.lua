@@ -28,7 +28,7 @@ local function report_and_quit(code)
   vim.cmd(code == 0 and 'qall!' or 'cquit! ' .. code)
 end
 
---- Load the plugin exactly as the README tells users to.
+--- Load the plugin exactly as docs/editors.md tells users to.
 ---@param opts table
 function H.setup(opts)
   vim.opt.runtimepath:append(vim.env.DSF_PLUGIN_DIR)

@@ -35,7 +35,7 @@ local function set_highlights()
 end
 
 --- Configure and start. Safe to call again (options are replaced, not merged).
----@param opts? table see README / config.lua
+---@param opts? table see docs/editors.md / config.lua
 function M.setup(opts)
   local options, problems = config.merge(opts)
   for _, problem in ipairs(problems) do

@@ -13,7 +13,7 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 };
 const extensionSource = fs.readFileSync(path.join(root, 'src', 'extension.ts'), 'utf8');
 
-// Commands the server registers (DEVELOPERS.md); vscode-languageclient registers each of them as
+// Commands the server registers (docs/settings.md); vscode-languageclient registers each of them as
 // a VS Code command too, so the extension's own commands must not reuse these ids.
 const SERVER_COMMANDS = [
   'deepseekFim.accepted',

@@ -1,0 +1,1 @@
+"""The language server: stdio transport, open documents, thin handlers over the engine."""
