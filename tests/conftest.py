@@ -98,8 +98,12 @@ class Session:
 async def lsp_session(tmp_path: Path, base_url: str, *, key: str | None = TEST_KEY,
                       init_options: dict[str, Any] | None = None,
                       env: dict[str, str] | None = None,
-                      position_encodings: list[str] | None = None) -> AsyncIterator[Session]:
-    """Start the installed server, initialize it, yield a :class:`Session`, shut down."""
+                      position_encodings: list[str] | None = None,
+                      inline_completion: bool = False) -> AsyncIterator[Session]:
+    """Start the installed server, initialize it, yield a :class:`Session`, shut down.
+
+    ``inline_completion``: the client says it supports ``textDocument/inlineCompletion``
+    (pytest-lsp's VS Code capabilities predate it)."""
     stderr_path = tmp_path / "server-stderr.log"
     state = tmp_path / "state"
     full_env = server_env(base_url, key, DEEPSEEK_FIM_STATE_DIR=str(state), **(env or {}))
@@ -120,6 +124,9 @@ async def lsp_session(tmp_path: Path, base_url: str, *, key: str | None = TEST_K
     caps = client_capabilities("visual-studio-code")
     if position_encodings is not None:
         caps.general = lsp.GeneralClientCapabilities(position_encodings=position_encodings)
+    if inline_completion:
+        assert caps.text_document is not None
+        caps.text_document.inline_completion = lsp.InlineCompletionClientCapabilities()
     init_result = await client.initialize_session(lsp.InitializeParams(
         capabilities=caps,
         initialization_options={"debounceMs": 0, "invokedSuggestions": 1, **(init_options or {})},

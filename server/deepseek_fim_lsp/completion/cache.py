@@ -40,6 +40,10 @@ class CompletionCache(Generic[V]):
             self.hits += 1
         return found
 
+    def peek(self, key: Hashable) -> V | None:
+        """The entry, without counting a hit (for updating it)."""
+        return None if self._cache is None else self._cache.get(key)
+
     def put(self, key: Hashable, value: V) -> None:
         if self._cache is not None:
             self._cache[key] = value
@@ -117,6 +121,8 @@ class Remainder:
     rest: str
     #: Length of the first suggestion held (grows when the entry is extended).
     held: int
+    #: Nothing follows the entry's end (see :meth:`TypeThrough.ends_here`).
+    closed: bool = False
 
 
 class TypeThrough:
@@ -155,7 +161,7 @@ class TypeThrough:
         for shown, typed in self._typed(uri, text, offset):
             first = shown.items[0].text
             if first.startswith(typed):
-                return Remainder(shown.serial, first[len(typed):], len(first))
+                return Remainder(shown.serial, first[len(typed):], len(first), shown.closed)
         return None
 
     def looks_like_typo(self, uri: str, text: str, offset: int) -> bool:
@@ -178,13 +184,13 @@ class TypeThrough:
         if shown is None:
             return False
         first = shown.items[0]
-        if more.strip():
+        if more:
             items = (Suggestion(first.text + more, first.replace),) + shown.items[1:]
             grown = _Shown(shown.state, items, True, shown.serial)
         else:
             grown = _Shown(shown.state, shown.items, shown.single, shown.serial, closed=True)
         self._last[uri] = tuple(grown if e is shown else e for e in entries)
-        return bool(more.strip())
+        return bool(more)
 
     def ends_here(self, uri: str, text: str, offset: int) -> bool:
         """True when this state typed a suggestion to its very end and the model, asked what

@@ -35,12 +35,13 @@ from ..errors import (
 )
 from ..postprocess import Mode, Suggestion, choose_mode
 from ..usage import UsageLedger
+from . import policy
 from .cache import CompletionCache, Snapshot, TypeThrough
 from .fim_call import CallResult, fim_call
 from .prefetch import CacheKey, Pending, Prefetcher, outcome
 from .problems import Backoff, Problems
 from .samples import merge, temperatures
-from .scheduler import Scheduler, SharedFetch, Superseded
+from .scheduler import Scheduler, SharedFetch, Superseded, Ticket
 from .types import (
     CompletionItem,
     CompletionRequest,
@@ -75,8 +76,8 @@ class Engine:
         self.type_through.enabled = settings.type_through
         self._pending: LRUCache[str, Pending] = LRUCache(maxsize=64)
         self.prefetch = Prefetcher(self.type_through, self)
-        #: The text of the last request per document, to tell a cursor move from an edit.
-        self._last_text: LRUCache[str, str] = LRUCache(maxsize=64)
+        #: The state of the last request per document, to tell a cursor move from an edit.
+        self._last_state: LRUCache[str, tuple[str, int]] = LRUCache(maxsize=64)
         self.scheduler = Scheduler()
         self.ledger = ledger or UsageLedger()
         self._inflight: dict[tuple[object, ...], SharedFetch[Fetched]] = {}
@@ -185,8 +186,20 @@ class Engine:
     # --- the pipeline -------------------------------------------------------------------------
 
     async def complete(self, req: CompletionRequest) -> CompletionResult:
+        """Answer one request; with a selected menu entry, for the document with the entry
+        applied, in items that extend it (see policy.py)."""
+        if req.selected is None:
+            return await self._complete(req)
+        applied = policy.apply_selection(req)
+        if applied is None:
+            return CompletionResult((), "empty", model=self._settings.model)
+        return policy.over_selection(req, await self._complete(applied))
+
+    async def _complete(self, req: CompletionRequest) -> CompletionResult:
         started = time.perf_counter()
         settings = self._settings
+        door = policy.door_of(req)
+        want = policy.cost(door, settings)
 
         def done(source: str, items: Sequence[Suggestion] = (), **kw: object) -> CompletionResult:
             out = tuple(CompletionItem(str(next(self._ids)), s.text, s.replace) for s in items)
@@ -206,8 +219,13 @@ class Engine:
         if is_excluded(req.uri, self._patterns):
             self.listener.status("inactive", "this file is excluded from completion", req.uri)
             return done("excluded")
-        moved = self._last_text.get(req.uri) == req.text  # nothing typed: the cursor moved
-        self._last_text[req.uri] = req.text
+        last = self._last_state.get(req.uri)
+        moved = last is not None and last[0] == req.text  # nothing typed: the cursor moved
+        # ... away from a suggestion being typed: a glance at other code, usually.
+        glance = moved and last is not None and last[1] != req.offset \
+            and self.type_through.remainder(req.uri, req.text, last[1]) is not None
+        if door != "known":  # the menu's request says nothing of where the user is typing
+            self._last_state[req.uri] = (req.text, req.offset)
         if "\x00" in req.text:
             self.listener.status("inactive", "binary document: not sent", req.uri)
             return done("binary")
@@ -223,6 +241,14 @@ class Engine:
             self.ledger.count("typeThroughHits")
             return done("type_through", through)
 
+        if door == "known":  # what is known, no request, no supersession, no prefetch
+            if (answer := typed_through()) is not None:
+                return answer
+            known = self.cache.get(self._prepare(req)[2])
+            if known is None or not known.items:
+                return done("empty")
+            self.ledger.count("cacheHits")
+            return done("cache", known.items)
         # Type-through: the user is typing what we suggested. No wait, no request; requests
         # for older states of the document are superseded (their answer is no longer wanted).
         if (answer := typed_through()) is not None:
@@ -230,7 +256,7 @@ class Engine:
             self.prefetch.maybe_prefetch(req, defer=True)
             return answer
 
-        if not req.invoked:
+        if want.debounce:
             # At the very end of a suggestion (``}`` typed): ask for the next line's start now,
             # rather than for this state after a debounce; this request waits for it below.
             self.prefetch.maybe_prefetch(req, defer=False)
@@ -250,33 +276,28 @@ class Engine:
                     joined.release()
                 if (answer := typed_through()) is not None:
                     return answer
-            if not req.invoked and self.type_through.ends_here(req.uri, req.text, req.offset):
+            if want.debounce and self.type_through.ends_here(req.uri, req.text, req.offset):
                 return done("empty")  # asked ahead already: nothing follows this line
             window, mode, key = self._prepare(req)
             cached = self.cache.get(key)
-            if cached is not None:
+            if cached is not None and cached.samples >= want.samples:
                 self.ledger.count("cacheHits")
                 self.prefetch.remember(req, cached)
                 return done("cache", cached.items)
-            if not req.invoked:
+            if want.debounce:
                 reason = self._automatic_blocked()
                 if reason:
                     return done(reason)
-                delay = settings.debounce_ms / 1000
-                if moved or self.type_through.looks_like_typo(req.uri, req.text, req.offset):
-                    # Moving around rests briefly at many places; a slip off the suggestion
-                    # is usually undone at once: both are worth a longer look first.
-                    delay *= _SLOW_DEBOUNCE_FACTOR
-                await ticket.debounce(delay)
+                await ticket.debounce(policy.debounce_s(
+                    settings, moved=moved, glance=glance,
+                    typo=self.type_through.looks_like_typo(req.uri, req.text, req.offset)))
                 # A prefetch or a joined fetch may have landed meanwhile.
                 if (answer := typed_through()) is not None:
                     return answer
-            fetch = self._inflight.get(key)
-            if fetch is None or fetch.task.done():
-                fetch = self._start_fetch(req, window, mode, key)
             self.listener.status("busy", "requesting a completion", req.uri)
             try:
-                result = await ticket.wait(fetch)
+                result, fetch = await self._fetched(req, ticket, (window, mode, key),
+                                                    want.samples, cached, early=want.debounce)
             except DeepSeekError as err:
                 self._on_error(err)
                 return done("error", error=err)
@@ -291,6 +312,23 @@ class Engine:
             return done("superseded")
         finally:
             ticket.close()
+
+    async def _fetched(self, req: CompletionRequest, ticket: Ticket,
+                       prepared: tuple[FimWindow, Mode, CacheKey], samples: int,
+                       base: Fetched | None, early: bool
+                       ) -> tuple[Fetched, SharedFetch[Fetched]]:
+        """The answer for the state with ``samples`` samples: joins a fetch in flight for it,
+        and asks only the samples missing from those received (``base``, or the answer of a
+        fetch with fewer samples that it joined)."""
+        window, mode, key = prepared
+        while True:
+            fetch = self._inflight.get(key)
+            if fetch is None or fetch.task.done():
+                fetch = self._start_fetch(req, window, mode, key, samples, base, early)
+            result = await ticket.wait(fetch)
+            if result.samples >= samples:
+                return result, fetch
+            base = result
 
     def _joinable(self, req: CompletionRequest) -> SharedFetch[Fetched] | None:
         """A fetch in flight for this document that ``req`` only typed on from: the latest
@@ -315,24 +353,25 @@ class Engine:
         """The fetch in flight for ``key``, or a new one (automatic: one sample)."""
         fetch = self._inflight.get(key)
         if fetch is None or fetch.task.done():
-            fetch = self._shared_fetch(window, mode, key, invoked=False)
+            fetch = self._shared_fetch(window, mode, key, 1)
         return fetch
 
     def may_ask_ahead(self) -> bool:
         s = self._settings
         return not self._automatic_blocked() and s.enabled and not s.manual_only
 
-    def _shared_fetch(self, window: FimWindow, mode: Mode, key: CacheKey,
-                      invoked: bool, early: bool = False) -> SharedFetch[Fetched]:
+    def _shared_fetch(self, window: FimWindow, mode: Mode, key: CacheKey, samples: int,
+                      base: Fetched | None = None, early: bool = False) -> SharedFetch[Fetched]:
         fetch: SharedFetch[Fetched] = SharedFetch(
-            lambda: self._fetch(window, mode, key, invoked, early))
+            lambda: self._fetch(window, mode, key, samples, base, early))
         self._inflight[key] = fetch
         fetch.task.add_done_callback(lambda _t: self._forget(key, fetch))
         return fetch
 
     def _start_fetch(self, req: CompletionRequest, window: FimWindow, mode: Mode,
-                     key: CacheKey) -> SharedFetch[Fetched]:
-        fetch = self._shared_fetch(window, mode, key, req.invoked, early=not req.invoked)
+                     key: CacheKey, samples: int, base: Fetched | None, early: bool
+                     ) -> SharedFetch[Fetched]:
+        fetch = self._shared_fetch(window, mode, key, samples, base, early)
         pending = Pending(Snapshot.of(req.text, req.offset), fetch)
         self._pending[req.uri] = pending
 
@@ -367,8 +406,8 @@ class Engine:
             sliding=s.sliding_window,
         )
         mode = choose_mode(window.prefix, window.suffix, s.multiline)  # type: ignore[arg-type]
-        n = s.invoked_suggestions if req.invoked else 1
-        key = (s.model, window.prompt, window.suffix, s.max_tokens, s.temperature, mode, n)
+        # Not the sample count: every sample received for the state serves every request.
+        key = (s.model, window.prompt, window.suffix, s.max_tokens, s.temperature, mode)
         return window, mode, key
 
     def _automatic_blocked(self) -> str | None:
@@ -396,28 +435,36 @@ class Engine:
             self._blocked = err
         self.listener.status("error", err.user_message, None)
 
-    async def _fetch(self, window: FimWindow, mode: Mode, key: CacheKey,
-                     invoked: bool, early: bool = False) -> Fetched:
+    async def _fetch(self, window: FimWindow, mode: Mode, key: CacheKey, samples: int,
+                     base: Fetched | None = None, early: bool = False) -> Fetched:
+        """Ask the samples ``base`` lacks (all, without one) and merge them into it."""
         s = self._settings
-        n = s.invoked_suggestions if invoked else 1
-        results = await asyncio.gather(*(self._one(window, mode, t, early and n == 1)
-                                         for t in temperatures(s.temperature, n)),
-                                       return_exceptions=True)
-        out = merge(results, mode)
-        # A success clears earlier problems: the user will hear again if they come back.
-        self._problems.clear()
-        self._blocked = None
-        self._backoff.clear()
-        if out.items:  # an empty answer (or a timeout) is worth asking again
+        asked = temperatures(s.temperature, samples)[base.samples if base else 0:]
+        results = await asyncio.gather(*(self._one(window, mode, t, early and samples == 1)
+                                         for t in asked), return_exceptions=True)
+        out = merge(results, mode, samples, base)
+        if not all(isinstance(r, BaseException) for r in results):
+            # A success clears earlier problems: the user will hear again if they come back.
+            self._problems.clear()
+            self._blocked = None
+            self._backoff.clear()
+        # The same state asked again gets the same answer, an empty one too; what a timeout
+        # cut short is worth asking again.
+        if out.items or out.answered:
             self.cache.put(key, out)
             if (later := out.later) is not None:
-                def arrived(f: asyncio.Future[str | None]) -> None:
-                    if more := outcome(f):
-                        first = Suggestion(out.through[0].text + more, out.through[0].replace)
-                        self.cache.put(key, dataclasses.replace(
-                            out, through=(first,) + out.through[1:], later=None))
-                later.add_done_callback(arrived)
+                later.add_done_callback(lambda f: self._lookahead_arrived(key, later, f))
         return out
+
+    def _lookahead_arrived(self, key: CacheKey, later: asyncio.Future[str | None],
+                           f: asyncio.Future[str | None]) -> None:
+        """Complete the cached answer with its first suggestion's lookahead line."""
+        more, cached = outcome(f), self.cache.peek(key)
+        if more is None or cached is None or cached.later is not later:
+            return
+        first = Suggestion(cached.through[0].text + more, cached.through[0].replace)
+        self.cache.put(key, dataclasses.replace(cached, through=(first,) + cached.through[1:],
+                                                later=None, ends=cached.ends or not more))
 
     async def _one(self, window: FimWindow, mode: Mode, temperature: float, early: bool
                    ) -> CallResult:
@@ -431,9 +478,5 @@ class Engine:
         task.add_done_callback(self._task_done)
 
 
-#: A keystroke that leaves the suggestion by its last character is usually a typo fixed a
-#: moment later (then type-through answers again), and a cursor moved without typing is
-#: usually passing through: wait this many debounces before asking.
-_SLOW_DEBOUNCE_FACTOR = 3
 #: How many other open documents are considered for cross-file snippets.
 _MAX_OTHERS = 12

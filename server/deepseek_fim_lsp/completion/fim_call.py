@@ -10,21 +10,34 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..backends.base import Backend, FimRequest, StopCheck
 from ..config import Settings
 from ..context.tokens import estimate_tokens
 from ..context.window import FimWindow
 from ..errors import DeepSeekError
-from ..postprocess import Mode, Suggestion, clean, early_stop
+from ..postprocess import Mode, Suggestion, clean, cut, early_stop
 from ..usage import Usage, UsageLedger
 
 log = logging.getLogger(__name__)
 
-#: The suggestion, the same with its lookahead line, usage, cost, and the lookahead to come.
-CallResult = tuple[Suggestion | None, Suggestion | None, Usage | None, float,
-                   "asyncio.Future[str | None] | None"]
+class CallResult(NamedTuple):
+    """What one FIM call yields."""
+
+    suggestion: Suggestion | None
+    #: The same with its lookahead line (for type-through), when there is one.
+    full: Suggestion | None
+    usage: Usage | None
+    cost: float
+    #: The lookahead still streaming (see ``early``): the text to append; ``""`` when the
+    #: model continues with the code below (nothing to add), None when unknown.
+    later: asyncio.Future[str | None] | None = None
+    #: The model's next line is the code below the cursor's line: the suggestion ends the
+    #: gap, and asking what follows it would only get that code again.
+    ends: bool = False
+    #: Cut by the request timeout (what arrived): not an answer worth keeping.
+    timed_out: bool = False
 
 
 async def fim_call(backend: Backend, s: Settings, ledger: UsageLedger, window: FimWindow,
@@ -44,12 +57,16 @@ async def fim_call(backend: Backend, s: Settings, ledger: UsageLedger, window: F
     lookahead = (lookahead and mode == "single"
                  and not window.suffix.split("\n", 1)[0].strip())
     line_done = asyncio.Event()
+    #: Seen while streaming: the model went on with the code below (the stream is cut there).
+    meets: list[bool] = [False]
 
     def line_end(text: str) -> int | None:
         return early_stop(text, mode=mode, prefix=window.prefix, suffix=window.suffix)
 
     def stop_check(text: str) -> int | None:
         first = line_end(text)
+        if first is not None and not meets[0]:
+            meets[0] = _meets_code_below(text[first:], window, final=False)
         if first is None or not lookahead or text[first:first + 1] != "\n":
             return first
         line_done.set()
@@ -75,11 +92,22 @@ async def fim_call(backend: Backend, s: Settings, ledger: UsageLedger, window: F
             and suggestion.text == shown_raw.rstrip()
 
     def lookahead_of(suggestion: Suggestion | None, first: int | None, shown_raw: str,
-                     raw: str) -> Suggestion | None:
-        if suggestion is not None and first is not None \
-                and carries_lookahead(suggestion, first, shown_raw):
-            return _with_lookahead(suggestion, raw[first:], window)
-        return None
+                     raw: str, timed_out: bool) -> Suggestion | None:
+        if suggestion is None:
+            return None
+        if first is not None and carries_lookahead(suggestion, first, shown_raw):
+            if (full := _with_lookahead(suggestion, raw[first:], window)) is not None:
+                return full
+        return None if timed_out else _with_blank_lines(suggestion, raw, window)
+
+    def ends(suggestion: Suggestion | None, raw: str, timed_out: bool) -> bool:
+        """The suggestion, untouched, is followed by the code below in the model's answer."""
+        if suggestion is None or suggestion.replace or timed_out:
+            return False
+        if meets[0]:
+            return True
+        end = cut(raw, mode=mode, prefix=window.prefix, suffix=window.suffix)
+        return end is not None and _meets_code_below(raw[end:], window, final=True)
 
     call = asyncio.ensure_future(_stream(backend, s, ledger, request, stop_check, partial,
                                          window, mode))
@@ -100,32 +128,38 @@ async def fim_call(backend: Backend, s: Settings, ledger: UsageLedger, window: F
 
                 async def rest() -> str | None:
                     try:
-                        raw, _usage, _cost = await call
+                        raw, _usage, _cost, timed_out = await call
                     except DeepSeekError as err:
                         log.info("the lookahead line was lost: %s", err.user_message)
                         return None
-                    full = lookahead_of(answered, line_end(raw), shown_raw, raw)
-                    return None if full is None else full.text[len(answered.text):]
+                    full = lookahead_of(answered, line_end(raw), shown_raw, raw, timed_out)
+                    if full is None:
+                        return "" if ends(answered, raw, timed_out) else None
+                    return full.text[len(answered.text):]
 
                 more: asyncio.Task[str | None] = asyncio.ensure_future(rest())
                 track(more)
-                return suggestion, None, None, 0.0, more
-    raw, usage, cost = await call
+                return CallResult(suggestion, None, None, 0.0, more)
+    raw, usage, cost, timed_out = await call
     suggestion, first, shown_raw = shown(raw)
-    return suggestion, lookahead_of(suggestion, first, shown_raw, raw), usage, cost, None
+    full = lookahead_of(suggestion, first, shown_raw, raw, timed_out)
+    return CallResult(suggestion, full, usage, cost, None,
+                      full is None and ends(suggestion, raw, timed_out), timed_out)
 
 
 async def _stream(backend: Backend, s: Settings, ledger: UsageLedger, request: FimRequest,
                   stop_check: StopCheck, partial: list[str], window: FimWindow, mode: Mode
-                  ) -> tuple[str, Usage, float]:
+                  ) -> tuple[str, Usage, float, bool]:
     """The raw answer (what arrived, at a timeout), its usage (estimated if the API gave
-    none) and cost, recorded in the ledger."""
+    none) and cost, recorded in the ledger, and whether it timed out."""
     usage: Usage | None
+    timed_out = False
     try:
         async with asyncio.timeout(s.request_timeout_ms / 1000):
             result = await backend.fim(request, stop_check=stop_check, partial=partial)
         raw, usage = result.text, result.usage
     except TimeoutError:
+        timed_out = True
         raw = "".join(partial)
         if mode == "multi" and "\n" in raw:
             raw = raw[: raw.rindex("\n")]
@@ -135,7 +169,7 @@ async def _stream(backend: Backend, s: Settings, ledger: UsageLedger, request: F
     if usage is None:
         usage = Usage(0, estimate_tokens(window.prompt) + estimate_tokens(window.suffix),
                       estimate_tokens(raw), estimated=True)
-    return raw, usage, ledger.record(usage, s.prices)
+    return raw, usage, ledger.record(usage, s.prices), timed_out
 
 
 #: Blank lines a lookahead may start with (a model's blank lines between blocks).
@@ -147,6 +181,40 @@ _LOOKAHEAD_CHARS = 300
 def newline_in(text: str, offset: int) -> str:
     """The line break the document uses around ``offset``."""
     return "\r\n" if "\r\n" in text[max(0, offset - 4096):offset + 4096] else "\n"
+
+
+def _meets_code_below(rest: str, window: FimWindow, final: bool) -> bool:
+    """The model's next line with content, after the suggestion (``rest``), is the first line
+    with content below the cursor's line: the gap is filled, the model goes on with the code
+    that is already there. Only a complete line counts (unless ``final``)."""
+    following = next((ln.strip() for ln in window.suffix.splitlines()[1:] if ln.strip()), "")
+    if not following:
+        return False
+    lines = rest.split("\n")
+    for i, line in enumerate(lines):
+        if line.strip():
+            complete = final or i < len(lines) - 1
+            return complete and line.strip() == following
+    return False
+
+
+def _with_blank_lines(suggestion: Suggestion, raw: str, window: FimWindow) -> Suggestion | None:
+    """``suggestion`` followed by the blank lines the model ended its answer with.
+
+    The answer and the suffix join: ``}`` + line break before a suffix that starts with a line
+    break is ``}``, a blank line, then the code below. Held for type-through, the blank lines
+    move the line asked ahead past them (where the model answers code, not a blank line)."""
+    if suggestion.replace or not window.suffix.startswith(("\n", "\r\n")):
+        return None
+    body = raw.replace("\r\n", "\n")
+    text = body.rstrip()
+    tail = body[len(text):]
+    blank = tail.count("\n")
+    if not blank or blank > _MAX_BLANK_LINES or tail.strip(" \t\n") \
+            or text != suggestion.text.replace("\r\n", "\n"):
+        return None
+    newline = "\r\n" if "\r\n" in window.prefix or "\r\n" in window.suffix else "\n"
+    return Suggestion(suggestion.text + newline * blank, 0)
 
 
 def _with_lookahead(suggestion: Suggestion, rest: str, window: FimWindow) -> Suggestion | None:

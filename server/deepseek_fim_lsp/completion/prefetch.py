@@ -5,7 +5,9 @@ While the user types the last line a type-through entry holds, a *prefetch* asks
 answers whole lines); its answer is appended to the entry behind a line break, or, if empty,
 closes the entry. An answer's *lookahead* line that is still streaming when the line itself was
 answered is appended when it arrives; until then no prefetch is made for the entry (the
-lookahead is the line a prefetch would ask for).
+lookahead is the line a prefetch would ask for). An answer whose model went on with the code
+below it (:attr:`Fetched.ends`) closes its entry at once: asking what follows would only get
+that code again. Blank lines an answer ends with are held, and the prefetch asks past them.
 
 The engine hands in what a prefetch needs of it (:class:`FetchSource`), so this module knows
 nothing of the pipeline's order of checks.
@@ -81,7 +83,9 @@ class Prefetcher:
         out (the request is answered by type-through and does not wait).
         """
         rem = self._through.remainder(req.uri, req.text, req.offset)
-        if rem is None or "\n" in rem.rest or (rem.serial, rem.held) in self._asked \
+        # The last line held: only blank lines (if any) follow it in the entry.
+        if rem is None or rem.closed or rem.rest.partition("\n")[2].strip() \
+                or (rem.serial, rem.held) in self._asked \
                 or rem.serial in self._awaiting_lookahead:
             return
         if not defer and rem.rest.strip():
@@ -129,15 +133,19 @@ class Prefetcher:
         appended when it arrives."""
         serial = self._through.remember(req.uri, req.text, req.offset, result.through,
                                         result.single)
-        later = result.later
-        if serial is None or later is None:
+        if serial is None:
             return
         held = len(result.through[0].text)
+        if result.ends:
+            self._through.extend(req.uri, Remainder(serial, "", held), "")
+        later = result.later
+        if later is None:
+            return
         self._awaiting_lookahead.add(serial)
 
         def arrived(f: asyncio.Future[str | None]) -> None:
             self._awaiting_lookahead.discard(serial)
-            if more := outcome(f):
+            if (more := outcome(f)) is not None:  # "": nothing follows (closes the entry)
                 self._through.extend(req.uri, Remainder(serial, "", held), more)
 
         later.add_done_callback(arrived)
@@ -148,7 +156,9 @@ class Prefetcher:
         if not result.through:
             self._through.extend(uri, rem, "")
         elif result.through[0].replace == 0:
-            self._through.extend(uri, rem, newline + result.through[0].text)
+            more = newline + result.through[0].text
+            if self._through.extend(uri, rem, more) and result.ends:
+                self._through.extend(uri, Remainder(rem.serial, "", rem.held + len(more)), "")
 
     def joinable(self, req: CompletionRequest) -> SharedFetch[Fetched] | None:
         """A prefetch in flight that ``req`` can wait for: its state is this one or typed on

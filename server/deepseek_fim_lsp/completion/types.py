@@ -28,8 +28,23 @@ class Fetched:
     usage: Usage | None
     cost: float
     #: The first suggestion's lookahead line, still streaming when the line was answered
-    #: (resolves to the text to append, or None).
+    #: (resolves to the text to append; ``""``: nothing follows it; None: unknown).
     later: asyncio.Future[str | None] | None = None
+    #: The model continues the first suggestion with the code below it: nothing follows it.
+    ends: bool = False
+    #: How many samples were asked for the state (their answers are ``items``).
+    samples: int = 1
+    #: Every sample was answered in full (no timeout): an empty answer is an answer too.
+    answered: bool = True
+
+
+@dataclass(frozen=True)
+class Selected:
+    """The suggest widget's selected entry: its text and the range it replaces (offsets)."""
+
+    start: int
+    end: int
+    text: str
 
 
 @dataclass(frozen=True)
@@ -38,9 +53,15 @@ class CompletionRequest:
     text: str
     offset: int
     language_id: str = "plaintext"
-    #: True for an explicit request (a keypress); False while typing (debounced).
+    #: True when the user asked (a keypress): it passes ``manualOnly`` and ``enabled: false``.
+    #: Without a ``door``, also what it may cost: explicit (True) or typing (False).
     invoked: bool = False
     others: Sequence[OpenDocument] = ()
+    #: What the request may cost: ``typing`` | ``explicit`` | ``known`` (see policy.py);
+    #: None: decided by ``invoked``.
+    door: str | None = None
+    #: The suggest widget's selected entry: items must extend it (see policy.py).
+    selected: Selected | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +70,8 @@ class CompletionItem:
     text: str
     #: Characters after the cursor (same line) that the item replaces.
     replace: int = 0
+    #: Characters before the cursor that the item replaces (a selected menu entry's start).
+    back: int = 0
 
 
 @dataclass(frozen=True)

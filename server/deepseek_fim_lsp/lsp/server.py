@@ -17,7 +17,8 @@ from typing import Any
 from lsprotocol import types as lsp
 
 from .. import config
-from ..completion.types import CompletionRequest, CompletionResult
+from ..completion import policy
+from ..completion.types import CompletionRequest, CompletionResult, Selected
 from ..context.crossfile import OpenDocument
 from ..log import CallbackHandler
 from . import actions
@@ -89,8 +90,9 @@ async def did_change_configuration(ls: FimLanguageServer,
         await _pull_configuration(ls)
 
 
-def _request(ls: FimLanguageServer, uri: str, position: lsp.Position,
-             invoked: bool) -> tuple[CompletionRequest, Any] | None:
+def _request(ls: FimLanguageServer, uri: str, position: lsp.Position, invoked: bool,
+             door: policy.Door, selected: lsp.SelectedCompletionInfo | None = None
+             ) -> tuple[CompletionRequest, Any] | None:
     doc = ls.docs.get(uri)
     if doc is None:
         log.info("completion asked for a document that is not open: %s", uri)
@@ -100,18 +102,30 @@ def _request(ls: FimLanguageServer, uri: str, position: lsp.Position,
     except PositionError as exc:
         log.info("completion at an invalid position: %s", exc)
         return None
+    entry = None
+    if selected is not None:
+        try:
+            entry = Selected(doc.offset_at(selected.range.start.line,
+                                           selected.range.start.character, ls.encoding),
+                             doc.offset_at(selected.range.end.line,
+                                           selected.range.end.character, ls.encoding),
+                             selected.text)
+        except PositionError as exc:
+            log.info("selected completion at an invalid range: %s", exc)
+            return None
     others = [OpenDocument(d.uri, d.language_id, d.text, d.last_touched)
               for d in ls.docs.all() if d.uri != uri]
-    return CompletionRequest(uri, doc.text, offset, doc.language_id, invoked, others), doc
+    return CompletionRequest(uri, doc.text, offset, doc.language_id, invoked, others, door,
+                             entry), doc
 
 
 def _range(ls: FimLanguageServer, doc: Document, req: CompletionRequest,
-           replace: int) -> lsp.Range:
+           replace: int, back: int = 0) -> lsp.Range:
     """The item's range in the document *as it was asked about*: the editor may have changed
     it while the answer was on its way, and positions must not shift with that."""
     if doc.text is not req.text:
         doc = Document(doc.uri, req.text)
-    start = doc.position_at(req.offset, ls.encoding)
+    start = doc.position_at(req.offset - back, ls.encoding)
     end = doc.position_at(req.offset + replace, ls.encoding)
     return lsp.Range(lsp.Position(*start), lsp.Position(*end))
 
@@ -124,7 +138,9 @@ def _accept_command(item_id: str) -> lsp.Command:
 async def inline_completion(ls: FimLanguageServer,
                             params: lsp.InlineCompletionParams) -> lsp.InlineCompletionList:
     invoked = params.context.trigger_kind == lsp.InlineCompletionTriggerKind.Invoked
-    prepared = _request(ls, params.text_document.uri, params.position, invoked)
+    selected = params.context.selected_completion_info
+    prepared = _request(ls, params.text_document.uri, params.position, invoked,
+                        policy.inline_door(invoked, selected is not None), selected)
     if prepared is None:
         return lsp.InlineCompletionList(items=[])
     req, doc = prepared
@@ -132,7 +148,7 @@ async def inline_completion(ls: FimLanguageServer,
     return lsp.InlineCompletionList(items=[
         lsp.InlineCompletionItem(
             insert_text=item.text,
-            range=_range(ls, doc, req, item.replace),
+            range=_range(ls, doc, req, item.replace, item.back),
             command=_accept_command(item.id),
         )
         for item in result.items
@@ -141,10 +157,16 @@ async def inline_completion(ls: FimLanguageServer,
 
 @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=[]))
 async def completion(ls: FimLanguageServer, params: lsp.CompletionParams) -> lsp.CompletionList:
-    """Classic completion for clients without inline completion: one item, same pipeline."""
-    invoked = params.context is None or \
-        params.context.trigger_kind == lsp.CompletionTriggerKind.Invoked
-    prepared = _request(ls, params.text_document.uri, params.position, invoked)
+    """Classic completion: one item, same pipeline. It costs a request only for a client
+    without inline completion (then like typing), never for a re-filter of an incomplete list
+    (see policy.py)."""
+    kind = params.context.trigger_kind if params.context else lsp.CompletionTriggerKind.Invoked
+    caps = ls.client_capabilities.text_document
+    door = policy.classic_door(
+        client_has_inline=caps is not None and caps.inline_completion is not None,
+        re_trigger=kind == lsp.CompletionTriggerKind.TriggerForIncompleteCompletions)
+    # Not the user's own request, whatever its trigger kind: `enabled` and `manualOnly` apply.
+    prepared = _request(ls, params.text_document.uri, params.position, False, door)
     if prepared is None:
         return lsp.CompletionList(is_incomplete=True, items=[])
     req, doc = prepared
