@@ -403,8 +403,10 @@ SESSION = (
     "    return max(values) - min(values)\n"
 )
 # FIM requests per 100 typed characters; the same ceiling as the VS Code default-settings test
-# (tests/editors/test_vscode.py). Over plain LSP such typing costs about 3.
-MAX_FIM_PER_100_KEYS = 10.0
+# (tests/editors/test_vscode.py, which says why). Measured: 0.6 (one request for 166 keys) with
+# the plugin's defaults, with or without the nvim-cmp-like source; before the request discipline
+# of issue 13 the source made it 177 (three samples for each Invoked completion).
+MAX_FIM_PER_100_KEYS = 5.0
 
 
 def _typing_session(tmp_path: Path, emulator: Emulator, *, cmp_like: bool) -> dict[str, Any]:

@@ -63,11 +63,12 @@ def _run(args: list[str], timeout: float, **env: str) -> subprocess.CompletedPro
         pytest.fail(f"{' '.join(args)} did not finish within {timeout} s:\n{out}")
 
 
-# FIM requests per 100 typed characters with VS Code's default settings. Over plain LSP the same
-# kind of typing costs about 3 (bench/typing_replay.py); before the request discipline of issue 13
-# the suggest widget made it about 50 here (each classic completion paid for a call). The margin
-# over the measured figure absorbs a loaded machine, where keys arrive in bursts and pauses.
-MAX_FIM_PER_100_KEYS = 10.0
+# FIM requests per 100 typed characters with VS Code's default settings. Measured: 1.4 (2 requests
+# for 144 keys); before the request discipline of issue 13, 52 to 59 (each of the suggest widget's
+# classic completions paid for a call). Over plain LSP, bench/typing_replay.py's target is 2.5.
+# The ceiling is twice that: over three times the measured figure, for a loaded machine where
+# keys come late and the debounce expires more often, and far below any door that pays again.
+MAX_FIM_PER_100_KEYS = 5.0
 
 
 def _e2e(script: Path) -> subprocess.CompletedProcess[str]:
