@@ -184,13 +184,13 @@ class TypeThrough:
         if shown is None:
             return False
         first = shown.items[0]
-        if more:
+        if more.strip(" \t"):  # content, or the blank lines before the code below
             items = (Suggestion(first.text + more, first.replace),) + shown.items[1:]
             grown = _Shown(shown.state, items, True, shown.serial)
         else:
             grown = _Shown(shown.state, shown.items, shown.single, shown.serial, closed=True)
         self._last[uri] = tuple(grown if e is shown else e for e in entries)
-        return bool(more)
+        return bool(more.strip(" \t"))
 
     def ends_here(self, uri: str, text: str, offset: int) -> bool:
         """True when this state typed a suggestion to its very end and the model, asked what
