@@ -209,7 +209,22 @@ async function main() {
   }
   const typedMs = Date.now() - t0;
   await sleep(SETTLE_MS);
-  const fim = (await fimRequests(emulatorUrl)).length - fimBefore;
+  const sessionRequests = (await fimRequests(emulatorUrl)).slice(fimBefore);
+  const fim = sessionRequests.length;
+  // Where each request was made (the prompt's last line, the suffix's first), when (ms after the
+  // session's first request) and how it ended.
+  const first = sessionRequests[0]?.started ?? 0;
+  result.session_fim = sessionRequests.map((r) => {
+    const prompt = String(r.body?.prompt ?? '');
+    const suffix = String(r.body?.suffix ?? '');
+    return {
+      at_ms: Math.round((r.started - first) * 1000),
+      before: prompt.slice(prompt.lastIndexOf('\n') + 1),
+      after: suffix.split('\n')[0],
+      n: r.body?.n ?? 1,
+      outcome: r.outcome,
+    };
+  });
   // Typing on at 90 ms a key outruns the debounce: the ghost text comes when the user pauses.
   result.ghost_after_session = await ghostText(page);
   result.session_keys = SESSION.length;
