@@ -63,12 +63,13 @@ def _run(args: list[str], timeout: float, **env: str) -> subprocess.CompletedPro
         pytest.fail(f"{' '.join(args)} did not finish within {timeout} s:\n{out}")
 
 
-# FIM requests per 100 typed characters with VS Code's default settings. Measured: 1.4 (2 requests
-# for 144 keys); before the request discipline of issue 13, 52 to 59 (each of the suggest widget's
-# classic completions paid for a call). Over plain LSP, bench/typing_replay.py's target is 2.5.
-# The ceiling is twice that: over three times the measured figure, for a loaded machine where
-# keys come late and the debounce expires more often, and far below any door that pays again.
-MAX_FIM_PER_100_KEYS = 5.0
+# FIM requests per 100 typed characters with VS Code's default settings. Measured in six runs on
+# a loaded 2-core machine: 1.4 to 8.3 (2 to 12 requests for 144 keys, median 3.1): each request
+# follows a gap between keys longer than the server's 150 ms debounce, and a loaded machine makes
+# more of them. Before the request discipline of issue 13: 52 to 59 (each of the suggest widget's
+# classic completions paid for a call). The ceiling sits above the worst run seen and five times
+# below that.
+MAX_FIM_PER_100_KEYS = 10.0
 
 
 def _e2e(script: Path) -> subprocess.CompletedProcess[str]:
