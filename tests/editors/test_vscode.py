@@ -63,8 +63,8 @@ def _run(args: list[str], timeout: float, **env: str) -> subprocess.CompletedPro
         pytest.fail(f"{' '.join(args)} did not finish within {timeout} s:\n{out}")
 
 
-# FIM requests per 100 typed characters with VS Code's default settings. Measured in six runs on
-# a loaded 2-core machine: 1.4 to 8.3 (2 to 12 requests for 144 keys, median 3.1): each request
+# FIM requests per 100 typed characters with VS Code's default settings. Measured in seven runs
+# on a loaded 2-core machine: 0.7 to 8.3 (1 to 12 requests for 144 keys, median 2.8): each request
 # follows a gap between keys longer than the server's 150 ms debounce, and a loaded machine makes
 # more of them. Before the request discipline of issue 13: 52 to 59 (each of the suggest widget's
 # classic completions paid for a call). The ceiling sits above the worst run seen and five times
