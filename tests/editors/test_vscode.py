@@ -66,9 +66,9 @@ def _run(args: list[str], timeout: float, **env: str) -> subprocess.CompletedPro
 # FIM requests per 100 typed characters with VS Code's default settings. Measured in seven runs
 # on a loaded 2-core machine: 0.7 to 8.3 (1 to 12 requests for 144 keys, median 2.8); where they
 # fell changed from run to run, as where a busy page leaves a gap between keys longer than the
-# server's 150 ms debounce. Before the request discipline of issue 13: 52 to 59 (each of the suggest widget's
-# classic completions paid for a call). The ceiling sits above the worst run seen and five times
-# below that.
+# server's 150 ms debounce. Before the request discipline of issue 13: 52 to 59 (each of the
+# suggest widget's classic completions paid for a call). The ceiling sits above the worst run
+# seen and five times below that.
 MAX_FIM_PER_100_KEYS = 10.0
 
 
