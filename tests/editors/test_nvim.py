@@ -64,6 +64,7 @@ def run_case(
     env: dict[str, str] | None = None,
     on_phase: Callable[[str], None] | None = None,
     path_dirs: list[Path] | None = None,
+    deadline_s: float = 20,
 ) -> dict[str, Any]:
     """Run one Lua case in headless Neovim and return its RESULT observations.
 
@@ -116,7 +117,7 @@ def run_case(
         threads = [threading.Thread(target=f, daemon=True) for f in (pump_out, pump_err)]
         for t in threads:
             t.start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + deadline_s
         while True:
             try:
                 raw = lines.get(timeout=max(0.1, deadline - time.monotonic()))
@@ -387,3 +388,79 @@ def test_tab_jumps_in_snippets(tmp_path: Path, emulator: Emulator, renderer: str
     assert result["snippet_active"] is True
     assert result["line_after_jump"] == "call(x, )"
     assert result["cursor_after_jump"] == [1, len("call(x, ")]
+
+
+# Realistic Python typed key by key, indentation included (the case turns auto-indent off). The
+# same text as the VS Code default-settings session, where VS Code makes the indentation.
+SESSION = (
+    "def mean(values):\n"
+    "    total = 0\n"
+    "    for v in values:\n"
+    "        total += abs(v)\n"
+    "    return total / len(values)\n"
+    "\n"
+    "def spread(values):\n"
+    "    return max(values) - min(values)\n"
+)
+# FIM requests per 100 typed characters; the same ceiling as the VS Code default-settings test
+# (tests/editors/test_vscode.py, which says why). Measured: 0.6 (one request for 166 keys) with
+# the plugin's defaults, with or without the nvim-cmp-like source; before the request discipline
+# of issue 13 the source made it 177 (three samples for each Invoked completion).
+MAX_FIM_PER_100_KEYS = 10.0
+
+
+def _typing_session(tmp_path: Path, emulator: Emulator, *, cmp_like: bool) -> dict[str, Any]:
+    """Types SESSION at 90 ms a key in Neovim with the plugin's defaults; returns the case's
+    observations plus ``fim`` (FIM requests during the session and its settling time)."""
+    session = tmp_path / "session.txt"
+    session.write_text(SESSION)
+    seen: dict[str, int] = {}
+
+    def on_phase(name: str) -> None:
+        seen[name] = len(fim_requests(emulator))
+
+    result = run_case(
+        "case_typing_cost.lua",
+        tmp_path,
+        emulator,
+        env={
+            "DSF_SESSION_FILE": str(session),
+            "DSF_CMP_LIKE": "1" if cmp_like else "0",
+            "DSF_TIME_LIMIT_MS": "45000",
+        },
+        on_phase=on_phase,
+        deadline_s=55,
+    )
+    result["fim"] = seen["done"] - seen["start"]
+    result["fim_per_100_keys"] = round(result["fim"] * 100 / result["keys"], 2)
+    assert result["lines"] == SESSION.split("\n"), result["lines"]
+    assert result["keys"] == len(SESSION)
+    return result
+
+
+@pytest.mark.timeout(90)
+def test_typing_with_the_plugin_defaults_costs_few_requests(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    result = _typing_session(tmp_path, emulator, cmp_like=False)
+    summary = json.dumps({k: v for k, v in result.items() if k != "lines"})
+    print(summary)
+    assert result["asked"].get("textDocument/inlineCompletion", 0) > 0, summary
+    assert result["ghost_after_session"] is not None, summary
+    assert result["fim_per_100_keys"] <= MAX_FIM_PER_100_KEYS, summary
+
+
+@pytest.mark.timeout(90)
+def test_an_nvim_cmp_like_source_costs_no_more_requests(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """nvim-cmp's LSP source asks ``textDocument/completion`` (Invoked) on every keyword
+    character; next to the plugin's inline completion that must not cost a FIM call each."""
+    result = _typing_session(tmp_path, emulator, cmp_like=True)
+    summary = json.dumps({k: v for k, v in result.items() if k != "lines"})
+    print(summary)
+    assert result["cmp_requests"] >= 80, summary
+    assert result["asked"].get("textDocument/completion", 0) == result["cmp_requests"], summary
+    assert result["asked"].get("textDocument/inlineCompletion", 0) > 0, summary
+    assert result["ghost_after_session"] is not None, summary
+    assert result["fim_per_100_keys"] <= MAX_FIM_PER_100_KEYS, summary

@@ -21,7 +21,7 @@ import { explanationToShow, needsInstruction, SERVER_EXPLAIN, SERVER_REWRITE, wi
 import { answerConfiguration, buildServerSettings, needsRestart, SECTION, ServerSettings } from './settings';
 import { resolveServer } from './server';
 import { formatStats, parseStats } from './stats';
-import { appliesTo, ClientState, parseStatus, statusView } from './status';
+import { appliesTo, ClientState, parseStatus, ReadyTrigger, SERVED_SCHEMES, statusView } from './status';
 
 const SECRET_KEY = 'deepseekFim.apiKey';
 /**
@@ -50,6 +50,8 @@ class Controller {
   private starting: Promise<void> | undefined;
   /** Whether the current server has sent a status yet (then ours must not overwrite it). */
   private serverSpoke = false;
+  /** Asks for ghost text once when the server first says it is ready (see ReadyTrigger). */
+  private readonly readyTrigger = new ReadyTrigger();
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.output = vscode.window.createOutputChannel('DeepSeek FIM', { log: true });
@@ -146,11 +148,21 @@ class Controller {
       transport: TransportKind.stdio,
     };
     const clientOptions: LanguageClientOptions = {
-      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+      documentSelector: SERVED_SCHEMES.map((scheme) => ({ scheme })),
       outputChannel: this.output,
       initializationOptions: () => this.serverSettings(),
       synchronize: { configurationSection: SECTION },
       middleware: {
+        // The request our on-ready trigger caused is not one the user asked for: automatic.
+        provideInlineCompletionItems: (document, position, context, token, next) => {
+          if (
+            context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke &&
+            this.readyTrigger.takeSelfTriggered(Date.now())
+          ) {
+            context = { ...context, triggerKind: vscode.InlineCompletionTriggerKind.Automatic };
+          }
+          return next(document, position, context, token);
+        },
         // The server's "Rewrite…" code action runs deepseekFim.rewrite without an instruction:
         // ask for one (cancel = do nothing) rather than let the server use its default.
         executeCommand: async (command, args, next) => {
@@ -182,15 +194,21 @@ class Controller {
     const client = new LanguageClient('deepseekFim', 'DeepSeek FIM', serverOptions, clientOptions);
     this.client = client;
     this.serverSpoke = false;
+    this.readyTrigger.reset();
     client.onNotification('deepseekFim/status', (params: unknown) => {
       const status = parseStatus(params);
       if (!status) {
         return;
       }
       this.serverSpoke = true;
-      const active = vscode.window.activeTextEditor?.document.uri.toString();
-      if (appliesTo(status, active)) {
+      const editor = vscode.window.activeTextEditor;
+      if (appliesTo(status, editor?.document.uri.toString())) {
         this.setState(status.state, status.message);
+      }
+      const served = editor !== undefined && SERVED_SCHEMES.includes(editor.document.uri.scheme);
+      if (this.readyTrigger.onStatus(status, Date.now(), served)) {
+        // Text typed while the server started gets its ghost text now, not at the next key.
+        void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
       }
     });
     client.onDidChangeState((event) => {

@@ -86,3 +86,54 @@ export function statusView(state: ClientState, message?: string): StatusView {
 export function appliesTo(status: StatusParams, activeUri: string | undefined): boolean {
   return status.uri === null || activeUri === undefined || status.uri === activeUri;
 }
+
+/** How long after the on-ready trigger an inline request is taken to be the one it caused. */
+export const SELF_TRIGGER_WINDOW_MS = 2000;
+
+/**
+ * When to ask VS Code for inline suggestions on its own. VS Code asks the inline provider only
+ * after a change, so what the user typed while the server was starting shows nothing until the
+ * next keystroke: the first `ready` of each server start asks once (`ready` also follows every
+ * answer; those do not). The request that trigger causes reaches the provider as "invoked"
+ * (that is what `editor.action.inlineSuggest.trigger` sends); the user did not ask, so it is
+ * handed on as automatic, which costs one sample instead of the explicit request's alternatives.
+ */
+export class ReadyTrigger {
+  private fired = false;
+  private triggeredAt: number | undefined;
+
+  /** A new server process: its first `ready` triggers again. */
+  reset(): void {
+    this.fired = false;
+    this.triggeredAt = undefined;
+  }
+
+  /**
+   * Whether this status should trigger inline suggestions now: the first `ready` of a server
+   * start, when the active editor is one the server serves (`editorServed`).
+   */
+  onStatus(status: StatusParams, now: number, editorServed: boolean): boolean {
+    if (this.fired || status.state !== 'ready') {
+      return false;
+    }
+    this.fired = true;
+    if (!editorServed) {
+      return false;
+    }
+    this.triggeredAt = now;
+    return true;
+  }
+
+  /**
+   * Whether an invoked inline request arriving now is the one the trigger caused (true at most
+   * once, within SELF_TRIGGER_WINDOW_MS of the trigger).
+   */
+  takeSelfTriggered(now: number): boolean {
+    const at = this.triggeredAt;
+    this.triggeredAt = undefined;
+    return at !== undefined && now - at <= SELF_TRIGGER_WINDOW_MS;
+  }
+}
+
+/** URI schemes the language client serves (its document selector); others are not triggered. */
+export const SERVED_SCHEMES: readonly string[] = ['file', 'untitled'];
