@@ -220,16 +220,8 @@ def closing_run(after: str) -> str:
 
 
 def excess_closers(text: str) -> int:
-    """Closing brackets in ``text`` that no opener in ``text`` matches."""
-    depth = excess = 0
-    for c in _BRACKETS.sub("", text):
-        if c in OPENERS:
-            depth += 1
-        elif depth:
-            depth -= 1
-        else:
-            excess += 1
-    return excess
+    """How many closing brackets in ``text`` no opener in ``text`` matches."""
+    return len(unmatched_closers(text))
 
 
 def unmatched_closers(text: str) -> str:
