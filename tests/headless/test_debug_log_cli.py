@@ -3,29 +3,12 @@ the file name, trigger, decision, token figures and latency, never code text or 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from test_cli import run
 
-from conftest import TEST_KEY
+from debug_lines import CODE, assert_clean, lines_in
 from deepseek_fim_lsp.emulator import Emulator, Reply
-
-CODE = "TOKEN_SENTINEL_VALUE = compute_something_private(\n"
-LINE = re.compile(
-    r"completion doc=(?P<doc>\S+) trigger=(?P<trigger>\w+) decision=(?P<decision>\w+) "
-    r"prompt_tokens=(?P<prompt>\d+|-) suffix_tokens=(?P<suffix>\d+|-) "
-    r"cache_hit_tokens=(?P<hit>\d+|-) items=(?P<items>\d+) latency_ms=(?P<ms>\d+)")
-
-
-def lines_in(text: str) -> list[re.Match[str]]:
-    return [m for m in map(LINE.search, text.splitlines()) if m]
-
-
-def assert_clean(text: str) -> None:
-    for secret in ("TOKEN_SENTINEL", "compute_something", "private", "/work/some/dir",
-                   "secret_module.py:", TEST_KEY, "a_b_c_d"):
-        assert secret not in text.replace("doc=secret_module.py", ""), secret
 
 
 def test_cli_complete_debug_line(emulator: Emulator, tmp_path: Path) -> None:

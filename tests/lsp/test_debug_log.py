@@ -5,30 +5,13 @@ the key. Over LSP and through the CLI, against the emulator."""
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import Path
 
-from conftest import TEST_KEY, lsp_session
+from conftest import lsp_session
+from debug_lines import CODE, assert_clean, lines_in
 from deepseek_fim_lsp.emulator import Emulator, Reply
 
 URI = "file:///work/some/dir/secret_module.py"
-CODE = "TOKEN_SENTINEL_VALUE = compute_something_private(\n"
-LINE = re.compile(
-    r"completion doc=(?P<doc>\S+) trigger=(?P<trigger>\w+) decision=(?P<decision>\w+) "
-    r"prompt_tokens=(?P<prompt>\d+|-) suffix_tokens=(?P<suffix>\d+|-) "
-    r"cache_hit_tokens=(?P<hit>\d+|-) items=(?P<items>\d+) latency_ms=(?P<ms>\d+)")
-
-
-def lines_in(text: str) -> list[re.Match[str]]:
-    return [m for m in map(LINE.search, text.splitlines()) if m]
-
-
-def assert_clean(text: str) -> None:
-    for secret in ("TOKEN_SENTINEL", "compute_something", "private", "/work/some/dir",
-                   "secret_module.py:", TEST_KEY, "a_b_c_d"):
-        assert secret not in text.replace("doc=secret_module.py", ""), secret
-
-
 async def test_lsp_debug_says_one_line_per_request(tmp_path: Path, emulator: Emulator) -> None:
     emulator.script(Reply(text="a_b_c_d)"))
     async with lsp_session(tmp_path, emulator.base_url,
