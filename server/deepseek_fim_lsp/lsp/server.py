@@ -22,6 +22,7 @@ from ..completion.types import CompletionRequest, CompletionResult, Selected
 from ..context.crossfile import OpenDocument
 from ..log import CallbackHandler
 from . import actions
+from .action_run import offsets
 from .documents import Document, PositionError
 from .language_server import FimLanguageServer
 
@@ -123,11 +124,7 @@ def _request(ls: FimLanguageServer, uri: str, position: lsp.Position, invoked: b
     entry = None
     if selected is not None:
         try:
-            entry = Selected(doc.offset_at(selected.range.start.line,
-                                           selected.range.start.character, ls.encoding),
-                             doc.offset_at(selected.range.end.line,
-                                           selected.range.end.character, ls.encoding),
-                             selected.text)
+            entry = Selected(*offsets(doc, selected.range, ls.encoding), selected.text)
         except PositionError as exc:
             log.info("selected completion at an invalid range: %s", exc)
             return None
