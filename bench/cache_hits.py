@@ -30,6 +30,7 @@ from _common import (  # noqa: E402
     prompt_cache_replay,
     table,
 )
+from deepseek_fim_lsp.config import Settings  # noqa: E402
 from deepseek_fim_lsp.emulator import Emulator  # noqa: E402
 
 VARIANTS = (  # (name, window, cross_file)
@@ -69,9 +70,10 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args()
     keystrokes = args.keystrokes or (40 if args.quick else 400)
+    s = Settings()
     print(f"prompt cache: {keystrokes} keystrokes typed in the middle of a {args.lines}-line "
-          f"file, one request per keystroke, default budgets (prefix 3000 / suffix 1000 "
-          f"tokens), seed {args.seed}")
+          f"file, one request per keystroke, default budgets (prefix {s.prefix_tokens} / "
+          f"suffix {s.suffix_tokens} tokens), seed {args.seed}")
     print(f"machine: {machine()}")
     res = asyncio.run(measure(args.lines, keystrokes, args.seed))
 

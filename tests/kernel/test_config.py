@@ -59,3 +59,24 @@ def test_daily_usage_persists_across_restarts(tmp_path, monkeypatch) -> None:  #
     again = UsageLedger()
     assert again.today.requests == 3 and again.today.cacheMissTokens == 60
     assert again.session.requests == 0
+
+
+def test_vscode_declares_the_servers_defaults() -> None:
+    """The extension's settings UI shows (and may send) its own defaults: they must be ours."""
+    import json
+    from pathlib import Path
+
+    manifest = Path(__file__).resolve().parents[2] / "editors" / "vscode" / "package.json"
+    props = json.loads(manifest.read_text())["contributes"]["configuration"]["properties"]
+    defaults = config.Settings()
+    checked = 0
+    for name, spec in props.items():
+        key = name.removeprefix("deepseekFim.")
+        if key not in config._FIELDS or "default" not in spec or spec["default"] == "":
+            continue  # extension-only settings; "" is "not set" (the server's default)
+        value = getattr(defaults, config._FIELDS[key][0])
+        if isinstance(value, config.Prices):
+            value = {k: getattr(value, a) for k, a in config._PRICE_KEYS.items()}
+        assert spec["default"] == (list(value) if isinstance(value, tuple) else value), key
+        checked += 1
+    assert checked >= 20
