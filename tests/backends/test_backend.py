@@ -165,3 +165,35 @@ async def test_connections_are_reused_between_completions() -> None:
         finally:
             await b.aclose()
     assert opened == [1, 1, 1, 1, 1]
+
+
+async def test_a_warm_completion_searches_for_no_module() -> None:
+    """A module imported inside the request path but not installed is looked for on sys.path
+    anew on every call (httpcore asks for sniffio four times per request: ~1.6 ms)."""
+    import sys
+    from importlib.abc import MetaPathFinder
+
+    from deepseek_fim_lsp.emulator import Emulator
+
+    class Recorder(MetaPathFinder):
+        def __init__(self) -> None:
+            self.names: list[str] = []
+
+        def find_spec(self, fullname: str, path: object, target: object = None) -> None:
+            self.names.append(fullname)
+            return None
+
+    with Emulator(api_keys=(KEY,)) as emu:
+        emu.fim_responder = lambda body: "x"
+        b = DeepSeekBackend(emu.base_url, KEY)
+        recorder = Recorder()
+        try:
+            assert (await b.fim(REQ)).text == "x"  # cold: first imports are fine
+            sys.meta_path.insert(0, recorder)
+            for _ in range(3):
+                assert (await b.fim(REQ)).text == "x"
+        finally:
+            if recorder in sys.meta_path:
+                sys.meta_path.remove(recorder)
+            await b.aclose()
+    assert recorder.names == []
