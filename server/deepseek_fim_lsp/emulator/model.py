@@ -34,7 +34,9 @@ def _weight(ch: str) -> int:
 
 def count_tokens(text: str) -> int:
     """Emulated token count: ``ceil(0.3 * ascii_chars + 0.6 * non_ascii_chars)``."""
-    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
+    # Counted at C speed ("ignore" drops every non-ASCII code point, lone surrogates too): a
+    # prompt of 16,000 characters took 1.3 ms character by character.
+    ascii_chars = len(text) if text.isascii() else len(text.encode("ascii", "ignore"))
     tenths = _ASCII_WEIGHT * ascii_chars + _OTHER_WEIGHT * (len(text) - ascii_chars)
     return math.ceil(tenths / 10)
 
@@ -42,6 +44,8 @@ def count_tokens(text: str) -> int:
 def truncate_to_tokens(text: str, max_tokens: int) -> str:
     """Longest prefix of ``text`` whose emulated token count is at most ``max_tokens``."""
     limit = max_tokens * 10
+    if text.isascii():
+        return text[: max(0, limit // _ASCII_WEIGHT)]
     tenths = 0
     for i, ch in enumerate(text):
         tenths += _weight(ch)
@@ -59,6 +63,9 @@ def unit_boundaries(text: str, unit_tokens: int) -> list[int]:
     if unit_tokens <= 0:
         return []
     step = unit_tokens * 10
+    if text.isascii():  # every character weighs the same: boundary k is ceil(k·step / weight)
+        return [-(-k * step // _ASCII_WEIGHT)
+                for k in range(1, _ASCII_WEIGHT * len(text) // step + 1)]
     target = step
     tenths = 0
     out: list[int] = []
