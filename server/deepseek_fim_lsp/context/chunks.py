@@ -15,7 +15,7 @@ import string
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .privacy import redact_secrets
 
@@ -52,6 +52,9 @@ class _Doc:
     chunks: list[Chunk]
     done: int  # chunks indexed so far (from the start)
     has_key: bool
+    #: Columns of ``chunks`` (their identifier sets and sizes), for scoring at C speed.
+    idents: list[frozenset[str]] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
 
 
 class ChunkIndex:
@@ -71,6 +74,11 @@ class ChunkIndex:
 
     def chunks(self, uri: str, text: str, deadline: float) -> list[Chunk]:
         """The chunks of ``uri`` indexed so far; works on the rest until ``deadline``."""
+        return self.columns(uri, text, deadline)[0]
+
+    def columns(self, uri: str, text: str, deadline: float
+                ) -> tuple[list[Chunk], list[frozenset[str]], list[int]]:
+        """:meth:`chunks`, with their identifier sets and sizes alongside (for scoring)."""
         doc = self._docs.get(uri)
         if doc is None or doc.text is not text:
             if doc is not None and doc.text == text:
@@ -79,7 +87,7 @@ class ChunkIndex:
                 doc = _Doc(text, text.split("\n"), [], 0, "PRIVATE KEY" in text)
                 self._docs[uri] = doc
         if doc.has_key:
-            return []
+            return [], [], []
         n = self.chunk_lines
         total = -(-len(doc.lines) // n)
         cost10 = self._cost10
@@ -98,9 +106,11 @@ class ChunkIndex:
                 if len(self._by_text) > MAX_CHUNKS:
                     self._by_text.popitem(last=False)
             doc.chunks.append(Chunk(i, body, known[0], known[1]))
+            doc.idents.append(known[0])
+            doc.sizes.append(len(known[0]))
             if time.perf_counter() > deadline:
                 break
-        return doc.chunks
+        return doc.chunks, doc.idents, doc.sizes
 
     def redacted(self, uri: str, chunk: Chunk) -> str:
         """The chunk's text with secrets redacted, judged with the line before it as context."""
