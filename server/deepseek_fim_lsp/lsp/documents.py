@@ -134,17 +134,18 @@ class Document:
         self.last_touched = time.monotonic()
         if self._starts is None:
             return
+        # In place: copying the list of a 10 MB document's 300,000 line starts costs ~4 ms a
+        # time, and a keystroke at its end changes none of them.
         starts = self._starts
         delta = len(new_text) - (end - start)
-        keep = starts[: bisect_right(starts, start - 1)]
-        if not keep:
-            keep = [0]
+        keep = max(1, bisect_right(starts, start - 1))  # starts[0] == 0 always stays
         lo = max(1, start)
         hi = min(start + len(new_text), len(text))
         mid = [p for p in range(lo, hi + 1) if _is_line_start(text, p)]
         tail_from = bisect_right(starts, end)
-        tail = [s + delta for s in starts[tail_from:]]
-        self._starts = keep + mid + tail
+        if delta:
+            starts[tail_from:] = [s + delta for s in starts[tail_from:]]
+        starts[keep:tail_from] = mid
 
     def replace_all(self, text: str) -> None:
         self.text = text
