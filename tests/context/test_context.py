@@ -541,3 +541,26 @@ def test_cross_file_header_ignores_the_half_typed_word() -> None:
     typed = MAIN + word + "."
     w = window(typed, len(typed), others=others, cross_file_tokens=600)
     assert "file:///proj/src/render.py" in w.context_uris
+
+
+_WORDS = st.sampled_from(["alpha", "beta", "gamma", "delta", "eps", "zeta", "theta", "iota"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_WORDS, max_size=6), min_size=1, max_size=30),
+       st.lists(_WORDS, min_size=1, max_size=5))
+def test_best_chunks_rank_like_plain_jaccard(chunk_words: list[list[str]],
+                                             query_words: list[str]) -> None:
+    """Scoring from the postings picks what comparing the query with every chunk picks:
+    the best 16 by |q ∩ c| / |q ∪ c|, ties to the earlier chunk, none sharing nothing."""
+    from deepseek_fim_lsp.context.chunks import Chunk, add_posting
+    from deepseek_fim_lsp.context.crossfile import PER_DOCUMENT_CHUNKS, _best_chunks
+
+    chunks = [Chunk(i, " ".join(ws), frozenset(ws), 1) for i, ws in enumerate(chunk_words)]
+    postings: dict[str, list[int]] = {}
+    for i, c in enumerate(chunks):
+        add_posting(postings, i, c.idents)
+    query = frozenset(query_words)
+    plain = sorted(((len(query & c.idents) / len(query | c.idents), c) for c in chunks
+                    if query & c.idents), key=lambda t: (-t[0], t[1].index))
+    assert _best_chunks(query, chunks, postings) == plain[:PER_DOCUMENT_CHUNKS]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .privacy import redact_secrets
 
-__all__ = ["Chunk", "ChunkIndex", "identifiers"]
+__all__ = ["Chunk", "ChunkIndex", "add_posting", "identifiers"]
 
 _TABLE = str.maketrans({c: " " for c in string.punctuation + string.whitespace if c != "_"})
 #: Chunk texts whose identifiers are kept (shared by all documents and versions).
@@ -37,6 +37,16 @@ def identifiers(s: str, stopwords: frozenset[str]) -> frozenset[str]:
     )
 
 
+def add_posting(postings: dict[str, list[int]], position: int, idents: frozenset[str]) -> None:
+    """Note that the chunk at ``position`` holds ``idents``."""
+    for ident in idents:
+        found = postings.get(ident)
+        if found is None:
+            postings[ident] = [position]
+        else:
+            found.append(position)
+
+
 @dataclass(frozen=True)
 class Chunk:
     index: int
@@ -52,9 +62,8 @@ class _Doc:
     chunks: list[Chunk]
     done: int  # chunks indexed so far (from the start)
     has_key: bool
-    #: Columns of ``chunks`` (their identifier sets and sizes), for scoring at C speed.
-    idents: list[frozenset[str]] = field(default_factory=list)
-    sizes: list[int] = field(default_factory=list)
+    #: For scoring: identifier → positions in ``chunks`` of the chunks holding it.
+    postings: dict[str, list[int]] = field(default_factory=dict)
 
 
 class ChunkIndex:
@@ -77,8 +86,9 @@ class ChunkIndex:
         return self.columns(uri, text, deadline)[0]
 
     def columns(self, uri: str, text: str, deadline: float
-                ) -> tuple[list[Chunk], list[frozenset[str]], list[int]]:
-        """:meth:`chunks`, with their identifier sets and sizes alongside (for scoring)."""
+                ) -> tuple[list[Chunk], dict[str, list[int]]]:
+        """:meth:`chunks`, with the positions of the chunks holding each identifier (so that
+        scoring looks at the query's identifiers, not at every chunk)."""
         doc = self._docs.get(uri)
         if doc is None or doc.text is not text:
             if doc is not None and doc.text == text:
@@ -87,7 +97,7 @@ class ChunkIndex:
                 doc = _Doc(text, text.split("\n"), [], 0, "PRIVATE KEY" in text)
                 self._docs[uri] = doc
         if doc.has_key:
-            return [], [], []
+            return [], {}
         n = self.chunk_lines
         total = -(-len(doc.lines) // n)
         cost10 = self._cost10
@@ -105,12 +115,11 @@ class ChunkIndex:
                 self._by_text[body] = known
                 if len(self._by_text) > MAX_CHUNKS:
                     self._by_text.popitem(last=False)
+            add_posting(doc.postings, len(doc.chunks), known[0])
             doc.chunks.append(Chunk(i, body, known[0], known[1]))
-            doc.idents.append(known[0])
-            doc.sizes.append(len(known[0]))
             if time.perf_counter() > deadline:
                 break
-        return doc.chunks, doc.idents, doc.sizes
+        return doc.chunks, doc.postings
 
     def redacted(self, uri: str, chunk: Chunk) -> str:
         """The chunk's text with secrets redacted, judged with the line before it as context."""

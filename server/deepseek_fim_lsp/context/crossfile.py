@@ -11,13 +11,13 @@ import heapq
 import posixpath
 import re
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import repeat
-from operator import add, sub, truediv
+from itertools import chain
 
-from .chunks import Chunk, ChunkIndex
+from .chunks import Chunk, ChunkIndex, add_posting
 from .privacy import DEFAULT_EXCLUDE, is_excluded, redact_secrets, uri_to_path
 from .tokens import ASCII_COST, cost10
 
@@ -132,34 +132,35 @@ class _Chunk:
 
 
 @lru_cache(maxsize=16)
-def _chunks_of(text: str) -> tuple[list[_Chunk], list[frozenset[str]], list[int]]:
-    """Redacted, line-aligned chunks of a document with their identifier sets and sizes
-    (memoised per text; str hashes are cached)."""
+def _chunks_of(text: str) -> tuple[list[_Chunk], dict[str, list[int]]]:
+    """Redacted, line-aligned chunks of a document with the positions of the chunks holding
+    each identifier (memoised per text; str hashes are cached)."""
     lines = redact_secrets(text).split("\n")
     chunks: list[_Chunk] = []
+    postings: dict[str, list[int]] = {}
     for i in range(0, len(lines), CROSS_FILE_CHUNK_LINES):
         body = "\n".join(lines[i : i + CROSS_FILE_CHUNK_LINES])
         if not body.strip():
             continue
         if not body.endswith("\n"):
             body += "\n"
-        chunks.append(_Chunk(i // CROSS_FILE_CHUNK_LINES, body, _identifiers(body), cost10(body)))
-    return chunks, [c.idents for c in chunks], [len(c.idents) for c in chunks]
+        idents = _identifiers(body)
+        add_posting(postings, len(chunks), idents)
+        chunks.append(_Chunk(i // CROSS_FILE_CHUNK_LINES, body, idents, cost10(body)))
+    return chunks, postings
 
 
 def _best_chunks(query: frozenset[str], chunks: Sequence[_Chunk | Chunk],
-                 idents: list[frozenset[str]], sizes: list[int]
-                 ) -> list[tuple[float, _Chunk | Chunk]]:
+                 postings: dict[str, list[int]]) -> list[tuple[float, _Chunk | Chunk]]:
     """A document's ``PER_DOCUMENT_CHUNKS`` best chunks by Jaccard similarity to the query
-    (ties: the earlier chunk), each with its score. Every step over the chunks runs at C
-    speed: a document of 5,000 lines has 250 chunks, and eight documents are scored per
-    request."""
+    (ties: the earlier chunk), each with its score. The shared identifiers are counted from
+    the postings of the query's identifiers (at C speed), so only chunks sharing one are
+    looked at: eight documents of 5,000 lines are scored per request."""
+    shared = Counter(chain.from_iterable(filter(None, map(postings.get, query))))
     nq = len(query)
-    shared = list(map(len, map(query.intersection, idents)))
     # |q ∪ c| = |q| + |c| − |q ∩ c| ≥ |q| ≥ 1
-    scores = list(map(truediv, shared, map(sub, map(add, repeat(nq), sizes), shared)))
-    top = heapq.nlargest(PER_DOCUMENT_CHUNKS, range(len(scores)), key=scores.__getitem__)
-    return [(scores[i], chunks[i]) for i in top if shared[i]]
+    scored = [(n / (nq + len(chunks[i].idents) - n), -i) for i, n in shared.items()]
+    return [(score, chunks[-neg]) for score, neg in heapq.nlargest(PER_DOCUMENT_CHUNKS, scored)]
 
 
 def _display_path(uri: str, current_uri: str) -> str:
@@ -228,12 +229,12 @@ def cross_file_header(
     for rank, doc in enumerate(candidates):
         weight = 1.0 if doc.language_id == language_id else 0.5
         head = path_line(doc.uri)
-        columns: tuple[Sequence[_Chunk | Chunk], list[frozenset[str]], list[int]] = (
+        columns: tuple[Sequence[_Chunk | Chunk], dict[str, list[int]]] = (
             _chunks_of(doc.text) if index is None else index.columns(doc.uri, doc.text, deadline))
-        chunks, idents, sizes = columns
+        chunks, postings = columns
         # Only a document's best chunks go on to the global ranking.
         scored += [(-weight * score, rank, c.index, doc, c, head)
-                   for score, c in _best_chunks(query, chunks, idents, sizes)]
+                   for score, c in _best_chunks(query, chunks, postings)]
     scored.sort(key=_score_order)
 
     chosen: list[tuple[str, int, _Chunk, str]] = []
