@@ -268,6 +268,16 @@ def test_checkhealth_reports_binary_key_server_and_model(
     assert "ERROR" not in report and "WARNING" not in report
 
 
+def test_model_states_are_told_apart(tmp_path: Path, emulator: Emulator) -> None:
+    """Unlisted is not an error (DeepSeek answers ids it no longer lists); unknown names the
+    fix, not the network."""
+    result = run_case("case_model_states.lua", tmp_path, emulator)
+    assert result["listed"] == "Model: deepseek-v4-flash (reachable)"
+    assert result["unknown"] == "Model: deepseek-v4-flash (NOT offered by the API)"
+    assert result["unlisted"].startswith("Model: deepseek-v4-flash (not confirmed yet")
+    assert "not checked" not in result["unlisted"]
+
+
 def test_missing_server_is_reported_once_without_errors(tmp_path: Path) -> None:
     empty_bin = tmp_path / "bin"
     empty_bin.mkdir()

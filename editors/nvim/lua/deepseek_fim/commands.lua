@@ -26,6 +26,9 @@ local function num(value)
   return ('%.2f'):format(value)
 end
 
+--- What `modelAvailable = nil` means: neither listed by `GET /models` nor answered yet.
+M.unconfirmed = 'not confirmed yet (not in the API\'s model list, or not asked; the first answer tells)'
+
 --- Readable lines for a `deepseekFim/stats` result.
 ---@param stats table
 ---@return string[]
@@ -33,8 +36,8 @@ function M.format_stats(stats)
   local lines = {}
   local available = stats.modelAvailable
   local avail = available == true and 'reachable'
-    or available == false and 'NOT reachable'
-    or 'not checked yet'
+    or available == false and 'NOT offered by the API'
+    or M.unconfirmed
   table.insert(lines, ('Model: %s (%s)'):format(tostring(stats.model or '?'), avail))
   table.insert(lines, ('Server: %s'):format(stats.enabled == false and 'disabled' or 'enabled'))
   for _, part in ipairs({ { 'Session', stats.session }, { 'Today', stats.today } }) do

@@ -97,11 +97,12 @@ function M.check()
   if stats.modelAvailable == true then
     health.ok(('model `%s` reachable'):format(model))
   elseif stats.modelAvailable == false then
-    health.error(('model `%s` not reachable'):format(model), {
-      'Check baseUrl, the API key and your network; :DeepseekFim stats for details',
+    health.error(('model `%s` is not offered by the API'):format(model), {
+      'Set deepseekFim.model to an id the API offers (:DeepseekFim stats shows them)',
     })
   else
-    health.info(('model `%s`: not checked yet'):format(model))
+    -- DeepSeek answers ids it no longer lists: an unlisted model is not an error.
+    health.info(('model `%s`: %s'):format(model, require('deepseek_fim.commands').unconfirmed))
   end
   if stats.enabled == false then
     health.warn('the server is disabled (:DeepseekFim enable)')
