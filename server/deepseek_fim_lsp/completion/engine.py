@@ -244,6 +244,8 @@ class Engine(Fetching):
             self._problems.report(MissingKeyError(), self.listener)
             return done("error", error=MissingKeyError())
 
+        self._settle(req.uri)
+
         def typed_through() -> CompletionResult | None:
             """The rest of the suggestion being typed, if this state is typed through it."""
             through = self.type_through.lookup(req.uri, req.text, req.offset)
@@ -303,6 +305,7 @@ class Engine(Fetching):
                     settings, moved=moved, glance=glance,
                     typo=self.type_through.looks_like_typo(req.uri, req.text, req.offset)))
                 # A prefetch or a joined fetch may have landed meanwhile.
+                self._settle(req.uri)
                 if (answer := typed_through()) is not None:
                     return answer
             self.listener.status("busy", "requesting a completion", req.uri)

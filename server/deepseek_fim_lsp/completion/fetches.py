@@ -24,7 +24,7 @@ from ..postprocess import Mode, Suggestion
 from ..usage import UsageLedger
 from .cache import CompletionCache, Snapshot, TypeThrough
 from .fim_call import CallResult, fim_call
-from .prefetch import CacheKey, Pending, Prefetcher, outcome
+from .prefetch import CacheKey, Pending, Prefetcher, once, outcome
 from .problems import Backoff, Problems
 from .samples import merge, temperatures
 from .scheduler import SharedFetch, Ticket
@@ -87,18 +87,27 @@ class Fetching:
                      key: CacheKey, samples: int, base: Fetched | None, early: bool
                      ) -> SharedFetch[Fetched]:
         fetch = self._shared_fetch(window, mode, key, samples, base, early)
-        pending = Pending(Snapshot.of(req.text, req.offset), fetch)
-        self._pending[req.uri] = pending
 
-        def landed(task: asyncio.Task[Fetched]) -> None:
+        def landed() -> None:
             # Remembered here, not by the request: a superseded request's answer still serves
             # the type-through of the requests that came after it.
-            result = outcome(task)
+            result = outcome(fetch.task)
             if result is not None and self._pending.get(req.uri) is pending and result.items:
                 self.prefetch.remember(req, result)
 
-        fetch.task.add_done_callback(landed)
+        land = once(landed)
+        pending = Pending(Snapshot.of(req.text, req.offset), fetch, land=land)
+        self._pending[req.uri] = pending
+        fetch.task.add_done_callback(land)
         return fetch
+
+    def _settle(self, uri: str) -> None:
+        """Count the fetches for ``uri`` that have finished as landed, whether or not their
+        done-callbacks have run yet (see :meth:`Prefetcher.settle`)."""
+        pending = self._pending.get(uri)
+        if pending is not None and pending.fetch.task.done():
+            pending.land()
+        self.prefetch.settle(uri)
 
     def _forget(self, key: CacheKey, fetch: SharedFetch[Fetched]) -> None:
         if self._inflight.get(key) is fetch:

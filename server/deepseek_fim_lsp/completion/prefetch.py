@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -43,6 +44,8 @@ class Pending:
     fetch: SharedFetch[Fetched]
     #: For a prefetch: the suggestion it continues (serial, length held when it was asked).
     continues: tuple[int, int] = (0, 0)
+    #: Applies the finished fetch's answer (once; see :meth:`Prefetcher.settle`).
+    land: Callable[[], None] = lambda: None
 
 
 def outcome(future: asyncio.Future[T]) -> T | None:
@@ -51,6 +54,20 @@ def outcome(future: asyncio.Future[T]) -> T | None:
     if future.cancelled() or future.exception() is not None:
         return None
     return future.result()
+
+
+def once(apply: Callable[[], None]) -> Callable[..., None]:
+    """``apply`` made safe to call twice: as a done-callback and from :meth:`Prefetcher.settle`
+    (whichever comes first applies)."""
+    done = False
+
+    def run(*_: object) -> None:
+        nonlocal done
+        if not done:
+            done = True
+            apply()
+
+    return run
 
 
 class FetchSource(Protocol):
@@ -71,8 +88,10 @@ class Prefetcher:
         self._source = source
         self._ahead: LRUCache[str, Pending] = LRUCache(maxsize=64)  # prefetches in flight
         self._asked: LRUCache[tuple[int, int], bool] = LRUCache(maxsize=256)
-        #: Serials of type-through entries whose lookahead line is still streaming.
-        self._awaiting_lookahead: set[int] = set()
+        #: Type-through entries whose lookahead line is still streaming (by serial): the line's
+        #: future and what appends it.
+        self._awaiting_lookahead: dict[int, tuple[asyncio.Future[str | None],
+                                                  Callable[[], None]]] = {}
 
     def maybe_prefetch(self, req: CompletionRequest, defer: bool) -> None:
         """On the last line of what type-through can serve, ask ahead for what follows it.
@@ -111,17 +130,18 @@ class Prefetcher:
             # In the in-flight map, so that a request for that state joins this one.
             fetch = self._source.fetch_for(window, mode, key)
             fetch.waiters += 1  # wanted for itself: a joined request giving up must not cancel
-            self._ahead[req.uri] = Pending(Snapshot.of(ahead.text, ahead.offset), fetch,
-                                           (rem.serial, rem.held))
 
-            def landed(task: asyncio.Task[Fetched]) -> None:
+            def landed() -> None:
                 fetch.waiters -= 1
-                if (result := outcome(task)) is not None:
+                if (result := outcome(fetch.task)) is not None:
                     self._extend(req.uri, rem, newline, result)
-                elif not task.cancelled():
-                    log.info("prefetch failed: %s", task.exception())
+                elif not fetch.task.cancelled():
+                    log.info("prefetch failed: %s", fetch.task.exception())
 
-            fetch.task.add_done_callback(landed)
+            land = once(landed)
+            self._ahead[req.uri] = Pending(Snapshot.of(ahead.text, ahead.offset), fetch,
+                                           (rem.serial, rem.held), land)
+            fetch.task.add_done_callback(land)
 
         if defer:
             asyncio.get_running_loop().call_soon(start)
@@ -141,14 +161,15 @@ class Prefetcher:
         later = result.later
         if later is None:
             return
-        self._awaiting_lookahead.add(serial)
 
-        def arrived(f: asyncio.Future[str | None]) -> None:
-            self._awaiting_lookahead.discard(serial)
-            if (more := outcome(f)) is not None:  # "": nothing follows (closes the entry)
+        def arrived() -> None:
+            self._awaiting_lookahead.pop(serial, None)
+            if (more := outcome(later)) is not None:  # "": nothing follows (closes the entry)
                 self._through.extend(req.uri, Remainder(serial, "", held), more)
 
-        later.add_done_callback(arrived)
+        land = once(arrived)
+        self._awaiting_lookahead[serial] = (later, land)
+        later.add_done_callback(land)
 
     def _extend(self, uri: str, rem: Remainder, newline: str, result: Fetched) -> None:
         """Hold a prefetched answer behind the suggestion it continues (or, when there is
@@ -159,6 +180,17 @@ class Prefetcher:
             more = newline + result.through[0].text
             if self._through.extend(uri, rem, more) and result.ends:
                 self._through.extend(uri, Remainder(rem.serial, "", rem.held + len(more)), "")
+
+    def settle(self, uri: str) -> None:
+        """Apply the answers of a prefetch and of lookahead lines that have finished but whose
+        done-callbacks have not run yet (they run an iteration of the event loop later): a
+        request handled in between must see them, not ask the model for the line again."""
+        ahead = self._ahead.get(uri)
+        if ahead is not None and ahead.fetch.task.done():
+            ahead.land()
+        for later, land in list(self._awaiting_lookahead.values()):
+            if later.done():
+                land()
 
     def joinable(self, req: CompletionRequest) -> SharedFetch[Fetched] | None:
         """A prefetch in flight that ``req`` can wait for: its state is this one or typed on

@@ -1,0 +1,122 @@
+"""The prefetch of the next line and the requests that meet it, with the event loop's order made
+explicit: a request handled in the very iteration the prefetch finishes in must see its answer."""
+
+from __future__ import annotations
+
+import asyncio
+
+from deepseek_fim_lsp.backends.base import (
+    Balance,
+    ChatRequest,
+    ChatResult,
+    FimRequest,
+    FimResult,
+    StopCheck,
+)
+from deepseek_fim_lsp.completion.engine import Engine
+from deepseek_fim_lsp.completion.types import CompletionRequest
+from deepseek_fim_lsp.config import Settings
+
+URI = "file:///p.py"
+
+
+class GatedBackend:
+    """Answers by the prompt's end; a prompt ending in ``gated_end`` waits for ``gate``."""
+
+    def __init__(self, answers: dict[str, str], gated_end: str) -> None:
+        self.answers = answers
+        self.gated_end = gated_end
+        self.gate = asyncio.Event()
+        self.prompts: list[str] = []
+
+    async def fim(self, request: FimRequest, *, stop_check: StopCheck | None = None,
+                  partial: list[str] | None = None) -> FimResult:
+        self.prompts.append(request.prompt)
+        if request.prompt.endswith(self.gated_end):
+            await self.gate.wait()
+        text = next((a for end, a in self.answers.items() if request.prompt.endswith(end)),
+                    "pass")
+        return FimResult(text, "stop", None)
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        raise NotImplementedError
+
+    async def models(self) -> list[str]:
+        return []
+
+    async def balance(self) -> Balance:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def _settle_until(prompts: list[str], n: int) -> None:
+    for _ in range(200):
+        if len(prompts) >= n:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"expected {n} requests, saw {prompts}")
+
+
+def _race(answer_ahead: str) -> tuple[list[str], list[str]]:
+    """Type "42" as suggested; the prefetch for the next line lands in the same loop iteration
+    in which the request at the line's end starts. Returns (what that request showed, prompts)."""
+    backend = GatedBackend({"= ": "42", "= 42\n": answer_ahead}, gated_end="= 42\n")
+    engine = Engine(Settings(api_key="sk-test-prefetch", debounce_ms=0),
+                    backend_factory=lambda s: backend)
+
+    async def run() -> list[str]:
+        text = "x = \nprint(x)\n"
+        first = await engine.complete(CompletionRequest(URI, text, 4, "python"))
+        assert [i.text for i in first.items] == ["42"]
+        typing = await engine.complete(CompletionRequest(URI, "x = 4\nprint(x)\n", 5, "python"))
+        assert [i.text for i in typing.items] == ["2"]
+        await _settle_until(backend.prompts, 2)  # the prefetch is waiting at the gate
+        # Opening the gate wakes the prefetch; the request created now starts in the same
+        # iteration the prefetch finishes in, before the callbacks of its finished task.
+        backend.gate.set()
+        fetch = engine.prefetch._ahead[URI].fetch
+        while not fetch.task.done():  # step the loop one iteration at a time
+            await asyncio.sleep(0)
+        # The prefetch's task has just finished; the callbacks of its end have not run yet.
+        at_end = await engine.complete(CompletionRequest(URI, "x = 42\nprint(x)\n", 6, "python"))
+        return [i.text for i in at_end.items]
+
+    shown = asyncio.run(run())
+    return shown, backend.prompts
+
+
+def test_a_prefetch_that_just_found_nothing_is_not_asked_again() -> None:
+    shown, prompts = _race("")
+    assert shown == []
+    assert prompts == ["x = ", "x = 42\n"]
+
+
+def test_a_prefetch_that_just_landed_serves_the_line_end() -> None:
+    shown, prompts = _race("print(x + 1)")
+    assert shown == ["\nprint(x + 1)"]
+    assert prompts == ["x = ", "x = 42\n"]
+
+
+def test_a_keystroke_in_the_iteration_its_answer_lands_is_typed_through() -> None:
+    """The same for the request's own fetch: a character typed as its answer lands is served
+    from that answer, not asked again."""
+    backend = GatedBackend({"= ": "42"}, gated_end="= ")
+    engine = Engine(Settings(api_key="sk-test-prefetch", debounce_ms=0),
+                    backend_factory=lambda s: backend)
+
+    async def run() -> tuple[list[str], list[str]]:
+        first = asyncio.ensure_future(
+            engine.complete(CompletionRequest(URI, "x = \nprint(x)\n", 4, "python")))
+        await _settle_until(backend.prompts, 1)
+        backend.gate.set()
+        fetch = engine._pending[URI].fetch
+        while not fetch.task.done():
+            await asyncio.sleep(0)
+        typing = await engine.complete(CompletionRequest(URI, "x = 4\nprint(x)\n", 5, "python"))
+        return [i.text for i in (await first).items], [i.text for i in typing.items]
+
+    shown, typed = asyncio.run(run())
+    assert (shown, typed) == (["42"], ["2"])
+    assert not [p for p in backend.prompts if p.endswith("x = 4")]  # no request of its own
