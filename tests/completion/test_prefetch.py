@@ -5,25 +5,20 @@ from __future__ import annotations
 
 import asyncio
 
-from deepseek_fim_lsp.backends.base import (
-    Balance,
-    ChatRequest,
-    ChatResult,
-    FimRequest,
-    FimResult,
-    StopCheck,
-)
+from deepseek_fim_lsp.backends.base import FimRequest, FimResult, StopCheck
 from deepseek_fim_lsp.completion.engine import Engine
 from deepseek_fim_lsp.completion.types import CompletionRequest
 from deepseek_fim_lsp.config import Settings
+from fake_backends import ScriptedBackend
 
 URI = "file:///p.py"
 
 
-class GatedBackend:
+class GatedBackend(ScriptedBackend):
     """Answers by the prompt's end; a prompt ending in ``gated_end`` waits for ``gate``."""
 
     def __init__(self, answers: dict[str, str], gated_end: str) -> None:
+        super().__init__("pass")
         self.answers = answers
         self.gated_end = gated_end
         self.gate = asyncio.Event()
@@ -35,20 +30,8 @@ class GatedBackend:
         if request.prompt.endswith(self.gated_end):
             await self.gate.wait()
         text = next((a for end, a in self.answers.items() if request.prompt.endswith(end)),
-                    "pass")
+                    self.text)
         return FimResult(text, "stop", None)
-
-    async def chat(self, request: ChatRequest) -> ChatResult:
-        raise NotImplementedError
-
-    async def models(self) -> list[str]:
-        return []
-
-    async def balance(self) -> Balance:
-        raise NotImplementedError
-
-    async def aclose(self) -> None:
-        pass
 
 
 async def _settle_until(prompts: list[str], n: int) -> None:

@@ -8,20 +8,13 @@ import asyncio
 from hypothesis import assume, event, example, given, settings
 from hypothesis import strategies as st
 
-from deepseek_fim_lsp.backends.base import (
-    Balance,
-    ChatRequest,
-    ChatResult,
-    FimRequest,
-    FimResult,
-    StopCheck,
-)
 from deepseek_fim_lsp.completion.cache import _GUARD, TypeThrough
 from deepseek_fim_lsp.completion.engine import Engine
 from deepseek_fim_lsp.completion.types import CompletionRequest
 from deepseek_fim_lsp.config import Settings
 from deepseek_fim_lsp.lsp.documents import Document, line_starts
 from deepseek_fim_lsp.postprocess import Suggestion
+from fake_backends import ScriptedBackend
 
 URI = "file:///p.py"
 CHARS = st.sampled_from(list("ab( )=:x_1\t") + ["\n", "\r\n", "é", "😀"])
@@ -251,31 +244,6 @@ def test_columns_match_a_per_character_count(text: str, encoding: str,
 
 
 # --- the engine: type-through end to end ------------------------------------------------------
-
-
-class ScriptedBackend:
-    """Answers every FIM call with the same text and counts the calls."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.calls = 0
-
-    async def fim(self, request: FimRequest, *, stop_check: StopCheck | None = None,
-                  partial: list[str] | None = None) -> FimResult:
-        self.calls += 1
-        return FimResult(self.text, "stop", None)
-
-    async def chat(self, request: ChatRequest) -> ChatResult:
-        raise NotImplementedError
-
-    async def models(self) -> list[str]:
-        return []
-
-    async def balance(self) -> Balance:
-        raise NotImplementedError
-
-    async def aclose(self) -> None:
-        pass
 
 
 ident = st.text(alphabet="abcxyz_", min_size=1, max_size=8)
