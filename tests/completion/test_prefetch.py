@@ -7,7 +7,8 @@ import asyncio
 
 from deepseek_fim_lsp.backends.base import FimRequest, FimResult, StopCheck
 from deepseek_fim_lsp.completion.engine import Engine
-from deepseek_fim_lsp.completion.types import CompletionRequest
+from deepseek_fim_lsp.completion.scheduler import SharedFetch
+from deepseek_fim_lsp.completion.types import CompletionRequest, Fetched
 from deepseek_fim_lsp.config import Settings
 from fake_backends import ScriptedBackend
 
@@ -34,12 +35,19 @@ class GatedBackend(ScriptedBackend):
         return FimResult(text, "stop", None)
 
 
-async def _settle_until(prompts: list[str], n: int) -> None:
+async def _until_requests(prompts: list[str], n: int) -> None:
     for _ in range(200):
         if len(prompts) >= n:
             return
         await asyncio.sleep(0)
     raise AssertionError(f"expected {n} requests, saw {prompts}")
+
+
+async def _until_finished(fetch: SharedFetch[Fetched]) -> None:
+    """Step the loop one iteration at a time until ``fetch``'s task has just finished: the
+    callbacks of its end have not run yet when this returns."""
+    while not fetch.task.done():
+        await asyncio.sleep(0)
 
 
 def _race(answer_ahead: str) -> tuple[list[str], list[str]]:
@@ -55,14 +63,9 @@ def _race(answer_ahead: str) -> tuple[list[str], list[str]]:
         assert [i.text for i in first.items] == ["42"]
         typing = await engine.complete(CompletionRequest(URI, "x = 4\nprint(x)\n", 5, "python"))
         assert [i.text for i in typing.items] == ["2"]
-        await _settle_until(backend.prompts, 2)  # the prefetch is waiting at the gate
-        # Opening the gate wakes the prefetch; the request created now starts in the same
-        # iteration the prefetch finishes in, before the callbacks of its finished task.
+        await _until_requests(backend.prompts, 2)  # the prefetch is waiting at the gate
         backend.gate.set()
-        fetch = engine.prefetch._ahead[URI].fetch
-        while not fetch.task.done():  # step the loop one iteration at a time
-            await asyncio.sleep(0)
-        # The prefetch's task has just finished; the callbacks of its end have not run yet.
+        await _until_finished(engine.prefetch._ahead[URI].fetch)
         at_end = await engine.complete(CompletionRequest(URI, "x = 42\nprint(x)\n", 6, "python"))
         return [i.text for i in at_end.items]
 
@@ -92,11 +95,9 @@ def test_a_keystroke_in_the_iteration_its_answer_lands_is_typed_through() -> Non
     async def run() -> tuple[list[str], list[str]]:
         first = asyncio.ensure_future(
             engine.complete(CompletionRequest(URI, "x = \nprint(x)\n", 4, "python")))
-        await _settle_until(backend.prompts, 1)
+        await _until_requests(backend.prompts, 1)
         backend.gate.set()
-        fetch = engine._pending[URI].fetch
-        while not fetch.task.done():
-            await asyncio.sleep(0)
+        await _until_finished(engine._pending[URI].fetch)
         typing = await engine.complete(CompletionRequest(URI, "x = 4\nprint(x)\n", 5, "python"))
         return [i.text for i in (await first).items], [i.text for i in typing.items]
 
